@@ -1,0 +1,320 @@
+"""Stage 3: schema-valid plain data -> the frozen model of :mod:`engine.model`.
+
+Also the checks that JSON Schema cannot express well (one method per request,
+one source per extractor, unique user class names). Problems are collected in
+an :class:`ErrorSink`; a node that cannot be built is left out so that the rest
+of the file is still checked.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from engine.errors import ErrorSink, Position
+from engine.model import (
+    METHODS,
+    Assign,
+    Defaults,
+    Expectation,
+    Extractor,
+    Journey,
+    Log,
+    Match,
+    Persona,
+    Request,
+    Scenario,
+    SetHeaders,
+    Step,
+    Target,
+    Think,
+    Value,
+    Wait,
+)
+from engine.source import MarkedDict
+
+_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+_DURATION = re.compile(r"^([0-9]+(?:\.[0-9]+)?)(ms|s|m|h)$")
+SOURCES = ("jsonpath", "header", "cookie", "regex", "status", "body")
+_INVALID = (AttributeError, KeyError, TypeError, ValueError, IndexError)
+
+
+def seconds(value: Any) -> float:
+    """A schema-valid duration (number of seconds or "500ms"/"2s"/"1m"/"1h") in seconds."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    match = _DURATION.match(str(value))
+    if not match:
+        raise ValueError(f"not a duration: {value!r}")
+    return float(match.group(1)) * _UNITS[match.group(2)]
+
+
+class _Builder:
+    def __init__(self, root: Any, path: Path, sink: ErrorSink) -> None:
+        self.root = root
+        self.path = path
+        self.sink = sink
+        self.file = str(path)
+
+    # -- helpers -----------------------------------------------------------------
+    def pos(self, node: Any, key: Any = None) -> Position:
+        if isinstance(node, MarkedDict) and key is not None:
+            return node.value_pos.get(key, node.pos)
+        return getattr(node, "pos", Position(self.file, 1, 1))
+
+    def key_pos(self, node: Any, key: Any) -> Position:
+        if isinstance(node, MarkedDict):
+            return node.key_pos.get(key, node.pos)
+        return self.pos(node)
+
+    def value(self, node: MarkedDict, key: str) -> Value | None:
+        if key not in node:
+            return None
+        return Value(node[key], self.pos(node, key))
+
+    # -- scenario ----------------------------------------------------------------
+    def scenario(self) -> Scenario:
+        data = self.root
+        defaults_node = data.get("defaults")
+        if not isinstance(defaults_node, MarkedDict):
+            defaults_node = MarkedDict()
+        client = defaults_node.get("client", "http")
+        defaults = Defaults(
+            headers=self.value(defaults_node, "headers"),
+            timeout=seconds(defaults_node.get("timeout", 60)),
+            verify_tls=bool(defaults_node.get("verify_tls", True)),
+            allow_redirects=bool(defaults_node.get("allow_redirects", True)),
+        )
+        faker = data.get("faker") or {}
+        locale = faker.get("locale", "en_US")
+        personas: list[Persona] = []
+        for name, node in (data.get("users") or {}).items():
+            try:
+                personas.append(self.persona(name, node, client))
+            except _INVALID:
+                continue
+        for name, node in (data.get("journeys") or {}).items():
+            if name in (data.get("users") or {}):
+                self.sink.add(
+                    self.key_pos(data["journeys"], name),
+                    f"'{name}' is both a user and a top-level journey",
+                    "user class names must be unique: rename one",
+                )
+                continue
+            try:
+                personas.append(self.solo(name, node, client))
+            except _INVALID:
+                continue
+        return Scenario(
+            path=self.path,
+            name=str(data.get("name") or self.path.stem),
+            pos=self.pos(data),
+            description=str(data.get("description") or ""),
+            host=self.value(data, "host"),
+            vars=self.assignments(data.get("vars") or MarkedDict()),
+            defaults=defaults,
+            faker_locale=(locale,) if isinstance(locale, str) else tuple(locale),
+            faker_seed=faker.get("seed"),
+            personas=tuple(personas),
+        )
+
+    def assignments(self, node: MarkedDict) -> tuple[tuple[str, Value], ...]:
+        return tuple((str(k), Value(v, self.pos(node, k))) for k, v in node.items())
+
+    def wait(self, node: Any) -> Wait:
+        if node is None:
+            return Wait("constant", (0.0,))
+        if not isinstance(node, dict):
+            return Wait("constant", (seconds(node),))
+        ((kind, arg),) = node.items()
+        if kind == "between":
+            low, high = seconds(arg[0]), seconds(arg[1])
+            if low > high:
+                self.sink.add(self.pos(node, kind), "between: the minimum is larger than the maximum")
+            return Wait("between", (low, high))
+        if kind == "throughput":
+            return Wait("throughput", (float(arg),))
+        return Wait(kind, (seconds(arg),))
+
+    def persona(self, name: str, node: MarkedDict, client: str) -> Persona:
+        journeys = tuple(self.journey(jname, jnode) for jname, jnode in (node.get("journeys") or {}).items())
+        return Persona(
+            name=name,
+            pos=self.key_pos(self.root["users"], name),
+            journeys=journeys,
+            weight=int(node.get("weight", 1)),
+            fixed_count=node.get("fixed_count"),
+            client=node.get("client", client),
+            wait=self.wait(node.get("wait")),
+            on_start=self.steps(node.get("on_start") or []),
+            on_stop=self.steps(node.get("on_stop") or []),
+        )
+
+    def solo(self, name: str, node: MarkedDict, client: str) -> Persona:
+        journey = Journey(
+            name=name,
+            weight=1,
+            tags=tuple(node.get("tags") or ()),
+            steps=self.steps(node.get("steps") or []),
+            pos=self.key_pos(self.root["journeys"], name),
+        )
+        return Persona(
+            name=name,
+            pos=journey.pos,
+            journeys=(journey,),
+            weight=int(node.get("weight", 1)),
+            fixed_count=node.get("fixed_count"),
+            client=node.get("client", client),
+            wait=self.wait(node.get("wait")),
+            on_start=self.steps(node.get("on_start") or []),
+            on_stop=self.steps(node.get("on_stop") or []),
+        )
+
+    def journey(self, name: str, node: MarkedDict) -> Journey:
+        return Journey(
+            name=str(name),
+            weight=int(node.get("weight", 1)),
+            tags=tuple(str(t) for t in node.get("tags") or ()),
+            steps=self.steps(node.get("steps") or []),
+            pos=self.pos(node),
+        )
+
+    # -- steps -------------------------------------------------------------------
+    def steps(self, nodes: list[Any]) -> tuple[Step, ...]:
+        built = []
+        for node in nodes:
+            if not isinstance(node, MarkedDict):
+                continue
+            try:
+                step = self.step(node)
+            except _INVALID:  # schema errors are reported already; keep checking the rest
+                continue
+            if step is not None:
+                built.append(step)
+        return tuple(built)
+
+    def step(self, node: MarkedDict) -> Step | None:
+        pos = self.pos(node)
+        methods = [m for m in METHODS if m in node]
+        if len(methods) > 1:
+            self.sink.add(
+                self.key_pos(node, methods[1]),
+                f"one step sends one request: found both '{methods[0]}' and '{methods[1]}'",
+                "split it into two steps",
+            )
+            return None
+        if methods:
+            return self.request(methods[0], node)
+        if "think" in node:
+            think = node["think"]
+            if isinstance(think, dict):
+                low, high = (seconds(v) for v in think["between"])
+                if low > high:
+                    self.sink.add(self.pos(node, "think"), "between: the minimum is larger than the maximum")
+                return Think(low, high, pos)
+            return Think(seconds(think), seconds(think), pos)
+        if "headers" in node:
+            return SetHeaders(Value(node["headers"], self.pos(node, "headers")), pos)
+        if "set" in node:
+            return Assign(self.assignments(node["set"]), pos)
+        if "log" in node:
+            return Log(Value(node["log"], self.pos(node, "log")), pos)
+        return None
+
+    def request(self, method: str, node: MarkedDict) -> Request:
+        bodies = [k for k in ("json", "form", "body") if k in node]
+        if len(bodies) > 1:
+            self.sink.add(
+                self.key_pos(node, bodies[1]),
+                f"a request has one body: found both '{bodies[0]}' and '{bodies[1]}'",
+            )
+        expect = node.get("expect")
+        return Request(
+            method=method.upper(),
+            url=Value(node[method], self.pos(node, method)),
+            pos=self.pos(node),
+            name=node.get("name"),
+            params=self.value(node, "params"),
+            headers=self.value(node, "headers"),
+            json=self.value(node, "json"),
+            form=self.value(node, "form"),
+            body=self.value(node, "body"),
+            auth=self.value(node, "auth"),
+            timeout=seconds(node["timeout"]) if "timeout" in node else None,
+            allow_redirects=node.get("allow_redirects"),
+            expect=self.expectation(expect) if isinstance(expect, MarkedDict) else None,
+            save=self.extractors(node.get("save") or MarkedDict()),
+            on_failure=node.get("on_failure", "stop"),
+        )
+
+    def extractors(self, node: MarkedDict) -> tuple[Extractor, ...]:
+        built = []
+        for var, spec in node.items():
+            pos = self.pos(node, var)
+            if isinstance(spec, str):
+                built.append(Extractor(str(var), "jsonpath", spec, None, pos))
+                continue
+            sources = [s for s in SOURCES if s in spec]
+            if len(sources) > 1:
+                self.sink.add(
+                    self.key_pos(spec, sources[1]),
+                    f"an extractor reads one source: found both '{sources[0]}' and '{sources[1]}'",
+                )
+                continue
+            source = sources[0]
+            if "group" in spec and source != "regex":
+                self.sink.add(self.key_pos(spec, "group"), "'group' only applies to a regex extractor")
+            arg = spec[source]
+            built.append(
+                Extractor(
+                    var=str(var),
+                    source=source,  # type: ignore[arg-type]
+                    arg="" if arg is True else str(arg),
+                    pick=spec.get("pick"),
+                    pos=self.pos(spec, source),
+                    group=spec.get("group"),
+                    default=self.value(spec, "default"),
+                )
+            )
+        return tuple(built)
+
+    def expectation(self, node: MarkedDict) -> Expectation:
+        status = node.get("status")
+        statuses = tuple(status) if isinstance(status, list) else (() if status is None else (status,))
+        contains = node.get("body_contains")
+        contains_values: tuple[Value, ...] = ()
+        if isinstance(contains, list):
+            positions = getattr(contains, "item_pos", [])
+            contains_values = tuple(
+                Value(c, positions[i] if i < len(positions) else self.pos(node, "body_contains"))
+                for i, c in enumerate(contains)
+            )
+        elif contains is not None:
+            contains_values = (Value(contains, self.pos(node, "body_contains")),)
+        return Expectation(
+            pos=self.pos(node),
+            status=statuses,
+            json=self.targets(node.get("json") or MarkedDict()),
+            headers=self.targets(node.get("headers") or MarkedDict()),
+            body_contains=contains_values,
+            body_matches=self.value(node, "body_matches"),
+            max_ms=float(node["max_ms"]) if "max_ms" in node else None,
+            schema=self.value(node, "schema"),
+        )
+
+    def targets(self, node: MarkedDict) -> tuple[Target, ...]:
+        built = []
+        for key, spec in node.items():
+            pos = self.key_pos(node, key)
+            if isinstance(spec, dict):
+                matches = tuple(Match(op, Value(v, self.pos(spec, op))) for op, v in spec.items())
+            else:
+                matches = (Match("eq", Value(spec, self.pos(node, key))),)
+            built.append(Target(str(key), pos, matches))
+        return tuple(built)
+
+
+def build(data: Any, path: Path, sink: ErrorSink) -> Scenario:
+    """Build the model of schema-valid ``data`` read from ``path``; problems go to ``sink``."""
+    return _Builder(data, path, sink).scenario()

@@ -1,0 +1,61 @@
+"""Command line: ``python -m engine validate FILE...``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from typing import TextIO
+
+from engine.load import check_file
+
+EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
+
+DESCRIPTION = """\
+Declarative YAML scenarios for Locust.
+
+Run a scenario with Locust itself (every Locust option works):
+  locust -f locustfile.py --scenario scenarios/shop.yaml [--headless -u 10 -r 5 -t 1m]
+  (--scenario can also come from LOCUST_SCENARIO, locust.conf or --config)
+"""
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(
+        prog="python -m engine", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    commands = root.add_subparsers(dest="command", metavar="COMMAND")
+    validate = commands.add_parser(
+        "validate",
+        help="check scenario files without running them",
+        description="Check scenario files: exit 0 when all are valid, 1 with one FILE:LINE:COL line per problem.",
+    )
+    validate.add_argument("files", nargs="+", metavar="FILE")
+    validate.add_argument("-q", "--quiet", action="store_true", help="print problems only")
+    return root
+
+
+def run(argv: Sequence[str], stdout: TextIO, stderr: TextIO) -> int:
+    """Run the command line; returns the exit code."""
+    args_parser = parser()
+    try:
+        args = args_parser.parse_args(list(argv))
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    if args.command != "validate":
+        args_parser.print_help(stderr)
+        return EXIT_USAGE
+    invalid = 0
+    for file in args.files:
+        problems = check_file(file)
+        for problem in problems:
+            stderr.write(f"{problem}\n")
+        if problems:
+            invalid += 1
+        elif not args.quiet:
+            stdout.write(f"{file}: ok\n")
+    return EXIT_INVALID if invalid else EXIT_OK
+
+
+def main() -> None:
+    sys.exit(run(sys.argv[1:], sys.stdout, sys.stderr))

@@ -1,0 +1,255 @@
+"""``expect``: checks on a response, compiled once; every unmet one becomes a stable message.
+
+Messages quote the expectation as written (templates unrendered) and never the
+actual value, so that Locust groups failures by kind and not by ID. The actual
+values are logged at DEBUG level on the ``engine.expect`` logger.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+from engine.errors import ErrorSink, Position
+from engine.jsonpaths import JsonPath, JsonPathError
+from engine.model import Expectation, Match, Target, Value
+from engine.response import NotJson, ResponseView
+from engine.templates import Constant, Renderer, Scope, Templates
+
+log = logging.getLogger("engine.expect")
+_ABSENT: Any = object()
+_INDEX = re.compile(r"\[[0-9]+\]")
+_JSON_TYPES = {
+    "string": lambda v: isinstance(v, str),
+    "number": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
+    "integer": lambda v: isinstance(v, int) and not isinstance(v, bool),
+    "boolean": lambda v: isinstance(v, bool),
+    "array": lambda v: isinstance(v, list),
+    "object": lambda v: isinstance(v, dict),
+    "null": lambda v: v is None,
+}
+_SYMBOLS = {"eq": "==", "ne": "!=", "gt": ">", "ge": ">=", "lt": "<", "le": "<="}
+
+
+def _shown(raw: Any) -> str:
+    return raw if isinstance(raw, str) else json.dumps(raw)
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return None
+    return None
+
+
+class Operator:
+    """One compiled operator check: ``failure(actual, scope)`` is None or a short reason."""
+
+    __slots__ = ("_regex", "expected", "op", "text")
+
+    def __init__(self, match: Match, templates: Templates, sink: ErrorSink) -> None:
+        self.op = match.op
+        self.expected: Renderer = templates.compile(match.expected.raw, match.expected.pos, sink)
+        self._regex: re.Pattern[str] | None = None
+        if self.op == "matches" and isinstance(self.expected, Constant):
+            try:
+                self._regex = re.compile(str(match.expected.raw))
+            except re.error as exc:
+                sink.add(match.expected.pos, f"invalid regex '{match.expected.raw}': {exc}")
+        symbol = _SYMBOLS.get(self.op, self.op.replace("_", " "))
+        self.text = f"{symbol} {_shown(match.expected.raw)}"
+
+    def failure(self, actual: Any, scope: Scope) -> str | None:
+        op = self.op
+        if op == "exists":
+            wanted = bool(self.expected.render(scope))
+            present = actual is not _ABSENT
+            return None if present == wanted else ("missing" if wanted else "present, expected absent")
+        if actual is _ABSENT:
+            return "missing"
+        expected = self.expected.render(scope)
+        if op == "eq":
+            ok = actual == expected
+        elif op == "ne":
+            ok = actual != expected
+        elif op in ("gt", "ge", "lt", "le"):
+            left, right = _number(actual), _number(expected)
+            if left is None or isinstance(actual, str):
+                return f"expected a number {self.text}"
+            if right is None:
+                return f"{self.text}: not a number"
+            ok = {"gt": left > right, "ge": left >= right, "lt": left < right, "le": left <= right}[op]
+        elif op == "in":
+            ok = actual in expected
+        elif op == "contains":
+            if isinstance(actual, str):
+                ok = str(expected) in actual
+            elif isinstance(actual, (list, dict)):
+                ok = expected in actual
+            else:
+                return f"expected a string, list or object that contains {_shown(expected)}"
+        elif op == "matches":
+            regex = self._regex or re.compile(str(expected))
+            ok = regex.search(actual if isinstance(actual, str) else json.dumps(actual)) is not None
+        elif op == "type":
+            ok = _JSON_TYPES[str(expected)](actual)
+        else:  # length, min_length, max_length
+            if not isinstance(actual, (str, list, dict)):
+                return f"expected {self.text}, got a value without a length"
+            size, limit = len(actual), int(expected)
+            ok = size == limit if op == "length" else (size >= limit if op == "min_length" else size <= limit)
+        return None if ok else f"expected {self.text}"
+
+
+class TargetCheck:
+    """All operators on one JSONPath (``json``) or one header (``headers``)."""
+
+    __slots__ = ("_path", "key", "kind", "operators")
+
+    def __init__(self, kind: str, target: Target, templates: Templates, sink: ErrorSink) -> None:
+        self.kind = kind
+        self.key = target.key
+        self._path: JsonPath | None = None
+        if kind == "json":
+            try:
+                self._path = JsonPath(target.key)
+            except JsonPathError as exc:
+                sink.add(target.pos, str(exc))
+        self.operators = [Operator(m, templates, sink) for m in target.matches]
+        if kind == "headers":
+            for operator in self.operators:
+                if operator.op in ("eq", "ne") and isinstance(operator.expected, Constant):
+                    operator.expected = Constant(str(operator.expected.value))
+
+    def actual(self, response: ResponseView) -> Any:
+        if self._path is None:
+            value = response.header(self.key)
+            return _ABSENT if value is None else value
+        found = self._path.find(response.json())
+        if self._path.multi:
+            return found
+        return found[0] if found else _ABSENT
+
+    def check(self, response: ResponseView, scope: Scope, problems: list[str]) -> None:
+        label = self.key if self.kind == "json" else f"header {self.key}"
+        try:
+            actual = self.actual(response)
+        except NotJson as exc:
+            problems.append(f"{label}: {exc}")
+            return
+        multi = self._path is not None and self._path.multi
+        for operator in self.operators:
+            absent = operator.op == "exists" and multi and not actual
+            reason = operator.failure(_ABSENT if absent else actual, scope)
+            if reason:
+                problems.append(f"{label}: {reason}")
+                if log.isEnabledFor(logging.DEBUG):
+                    log.debug("%s: %s (actual: %r)", label, reason, actual)
+
+
+class Checks:
+    """Every check of one ``expect`` block (or the default: status below 400)."""
+
+    def __init__(self, spec: Expectation | None, base: Path, templates: Templates, sink: ErrorSink) -> None:
+        self.codes: frozenset[int] = frozenset()
+        self.classes: frozenset[int] = frozenset()
+        self.status_text = "status < 400"
+        self.targets: list[TargetCheck] = []
+        self.contains: list[tuple[Renderer, str]] = []
+        self.body_regex: re.Pattern[str] | None = None
+        self.body_pattern = ""
+        self.max_ms: float | None = None
+        self.schema: jsonschema.protocols.Validator | None = None
+        if spec is None:
+            return
+        if spec.status:
+            self.codes = frozenset(s for s in spec.status if isinstance(s, int))
+            self.classes = frozenset(int(s[0]) for s in spec.status if isinstance(s, str))
+            self.status_text = "expected " + ", ".join(str(s) for s in spec.status)
+        self.targets = [TargetCheck("json", t, templates, sink) for t in spec.json]
+        self.targets += [TargetCheck("headers", t, templates, sink) for t in spec.headers]
+        self.contains = [(templates.compile(v.raw, v.pos, sink), str(v.raw)) for v in spec.body_contains]
+        if spec.body_matches is not None:
+            self.body_pattern = str(spec.body_matches.raw)
+            try:
+                self.body_regex = re.compile(self.body_pattern)
+            except re.error as exc:
+                sink.add(spec.body_matches.pos, f"invalid regex '{self.body_pattern}': {exc}")
+        self.max_ms = spec.max_ms
+        if spec.schema is not None:
+            self.schema = _schema_validator(spec.schema, base, sink)
+
+    @property
+    def names(self) -> dict[str, Position]:
+        found: dict[str, Position] = {}
+        renderers = [op.expected for t in self.targets for op in t.operators] + [r for r, _ in self.contains]
+        for renderer in renderers:
+            for name, pos in renderer.names.items():
+                found.setdefault(name, pos)
+        return found
+
+    def check(self, response: ResponseView, scope: Scope, problems: list[str]) -> None:
+        """Append one short, stable reason per unmet expectation to ``problems``."""
+        status = response.status
+        if self.codes or self.classes:
+            if status not in self.codes and status // 100 not in self.classes:
+                problems.append(f"status {status}, {self.status_text}")
+        elif status >= 400:
+            problems.append(f"status {status}, {self.status_text}")
+        for target in self.targets:
+            target.check(response, scope, problems)
+        if self.contains:
+            text = response.text
+            for renderer, shown in self.contains:
+                if str(renderer.render(scope)) not in text:
+                    problems.append(f"body does not contain {shown!r}")
+        if self.body_regex is not None and not self.body_regex.search(response.text):
+            problems.append(f"body does not match {self.body_pattern!r}")
+        if self.max_ms is not None and response.elapsed_ms > self.max_ms:
+            problems.append(f"took longer than {self.max_ms:g} ms")
+        if self.schema is not None:
+            try:
+                document = response.json()
+            except NotJson as exc:
+                problems.append(f"schema: {exc}")
+                return
+            error = jsonschema.exceptions.best_match(self.schema.iter_errors(document))
+            if error is not None:
+                where = _INDEX.sub("[*]", error.json_path)
+                problems.append(f"schema: {where} fails '{error.validator}'")
+
+
+def _schema_validator(value: Value, base: Path, sink: ErrorSink) -> jsonschema.protocols.Validator | None:
+    document = value.raw
+    if isinstance(document, str):
+        path = (base / document).resolve()
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError:
+            sink.add(value.pos, f"schema file not found: {document}", f"looked for {path}")
+            return None
+        try:
+            document = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+        except (ValueError, yaml.YAMLError) as exc:
+            sink.add(value.pos, f"schema file {document} is not valid JSON/YAML: {exc}")
+            return None
+    cls = jsonschema.validators.validator_for(document, default=jsonschema.Draft202012Validator)
+    try:
+        cls.check_schema(document)
+    except jsonschema.exceptions.SchemaError as exc:
+        sink.add(value.pos, f"invalid JSON Schema: {exc.message}")
+        return None
+    validator: jsonschema.protocols.Validator = cls(document)
+    return validator

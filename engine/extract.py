@@ -1,0 +1,112 @@
+"""``save``: take a value out of a response (JSONPath, header, cookie, regex, status, body)."""
+
+from __future__ import annotations
+
+import random
+import re
+from typing import Any
+
+from engine.errors import ErrorSink
+from engine.jsonpaths import JsonPath, JsonPathError
+from engine.model import Extractor
+from engine.response import NotJson, ResponseView
+from engine.templates import Renderer, Scope, Templates
+
+
+class Missing(LookupError):
+    """A value to save was not found and has no default (message is stable)."""
+
+
+class Saver:
+    """One compiled ``save`` entry."""
+
+    __slots__ = ("_candidates", "_default", "_group", "_path", "_regex", "arg", "pick", "source", "var")
+
+    def __init__(self, spec: Extractor, templates: Templates, sink: ErrorSink) -> None:
+        self.var = spec.var
+        self.source = spec.source
+        self.arg = spec.arg
+        self.pick = spec.pick
+        self._path: JsonPath | None = None
+        self._regex: re.Pattern[str] | None = None
+        self._group: int | str = 0
+        self._default: Renderer | None = (
+            templates.compile(spec.default.raw, spec.default.pos, sink) if spec.default else None
+        )
+        if spec.source == "jsonpath":
+            try:
+                self._path = JsonPath(spec.arg)
+            except JsonPathError as exc:
+                sink.add(spec.pos, str(exc))
+        elif spec.source == "regex":
+            try:
+                self._regex = re.compile(spec.arg)
+            except re.error as exc:
+                sink.add(spec.pos, f"invalid regex '{spec.arg}': {exc}")
+            else:
+                self._group = spec.group if spec.group is not None else (1 if self._regex.groups else 0)
+                if isinstance(self._group, int) and self._group > self._regex.groups:
+                    sink.add(spec.pos, f"regex '{spec.arg}' has no group {self._group}")
+                if isinstance(self._group, str) and self._group not in self._regex.groupindex:
+                    sink.add(spec.pos, f"regex '{spec.arg}' has no group named '{self._group}'")
+
+    @property
+    def names(self) -> dict[str, Any]:
+        return self._default.names if self._default else {}
+
+    def _matches(self, response: ResponseView) -> list[Any]:
+        source = self.source
+        if source == "jsonpath":
+            assert self._path is not None
+            found = self._path.find(response.json())
+            if not self._path.multi and self.pick is not None and found and isinstance(found[0], list):
+                return list(found[0])
+            return found
+        if source == "header":
+            value = response.header(self.arg)
+            return [] if value is None else [value]
+        if source == "cookie":
+            cookie = response.cookie(self.arg)
+            return [] if cookie is None else [cookie]
+        if source == "regex":
+            assert self._regex is not None
+            return [m.group(self._group) for m in self._regex.finditer(response.text)]
+        if source == "status":
+            return [response.status]
+        return [response.text]
+
+    def extract(self, response: ResponseView, scope: Scope) -> Any:
+        """The value to save; raises :class:`Missing` or :class:`NotJson`."""
+        found = self._matches(response)
+        pick = self.pick
+        if found:
+            if pick is None or pick == "first":
+                return found[0]
+            if pick == "all":
+                return found
+            if pick == "last":
+                return found[-1]
+            if pick == "random":
+                return random.choice(found)
+            if isinstance(pick, int) and -len(found) <= pick < len(found):
+                return found[pick]
+        if self._default is not None:
+            return self._default.render(scope)
+        what = "value" if self.source in ("jsonpath", "regex") else self.source
+        raise Missing(f"save {self.var}: no {what} for {self.describe()}")
+
+    def describe(self) -> str:
+        if self.source in ("status", "body"):
+            return self.source
+        if self.source == "jsonpath":
+            return self.arg
+        return f"{self.source} '{self.arg}'"
+
+
+def save_all(savers: list[Saver], response: ResponseView, scope: Scope, problems: list[str]) -> None:
+    """Run every saver; found values go into ``scope``, failures into ``problems``."""
+    for saver in savers:
+        try:
+            scope[saver.var] = saver.extract(response, scope)
+        except (Missing, NotJson) as exc:
+            problems.append(str(exc) if isinstance(exc, Missing) else f"save {saver.var}: {exc}")

@@ -1,0 +1,90 @@
+"""JSONPath, compiled once: simple paths become plain indexing, the rest use jsonpath-ng.
+
+``$.token``, ``$.user.id``, ``$[0].id`` and ``$['a b'][2]`` are *simple*: they
+name at most one value and are looked up with ``[]``. Anything else (``*``,
+``..``, slices, filters, unions) goes through :mod:`jsonpath_ng.ext` and names
+a list of values.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from jsonpath_ng import jsonpath as ast
+from jsonpath_ng.ext import parse as parse_ext
+
+_STEP = re.compile(
+    r"""\.(?P<name>[A-Za-z_][A-Za-z0-9_-]*)"""
+    r"""|\[(?P<index>-?[0-9]+)\]"""
+    r"""|\[(?P<q>['"])(?P<quoted>[^'"]*)(?P=q)\]"""
+)
+_MULTI_NODES: tuple[type, ...] = (ast.Slice, ast.Descendants, ast.Where, ast.WhereNot, ast.Union)
+
+
+class JsonPathError(ValueError):
+    """An invalid JSONPath expression."""
+
+
+class JsonPath:
+    """A compiled JSONPath: :meth:`find` returns the list of matched values."""
+
+    __slots__ = ("_expr", "_keys", "multi", "text")
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self._keys = _simple_keys(text)
+        self._expr: Any = None
+        if self._keys is None:
+            try:
+                self._expr = parse_ext(text)
+            except Exception as exc:  # jsonpath-ng raises several unrelated types
+                raise JsonPathError(f"invalid JSONPath '{text}': {exc}") from None
+        self.multi = self._keys is None and _is_multi(self._expr)
+
+    def find(self, document: Any) -> list[Any]:
+        """Every value the path names in ``document`` (at most one for a simple path)."""
+        keys = self._keys
+        if keys is None:
+            return [match.value for match in self._expr.find(document)]
+        node = document
+        for key in keys:
+            if isinstance(key, int):
+                if not isinstance(node, list) or not -len(node) <= key < len(node):
+                    return []
+            elif not isinstance(node, dict) or key not in node:
+                return []
+            node = node[key]
+        return [node]
+
+
+def _simple_keys(text: str) -> tuple[str | int, ...] | None:
+    if not text.startswith("$"):
+        raise JsonPathError(f"invalid JSONPath '{text}': it must start with $")
+    keys: list[str | int] = []
+    position = 1
+    while position < len(text):
+        match = _STEP.match(text, position)
+        if match is None:
+            return None
+        if match.group("name") is not None:
+            keys.append(match.group("name"))
+        elif match.group("index") is not None:
+            keys.append(int(match.group("index")))
+        else:
+            keys.append(match.group("quoted"))
+        position = match.end()
+    return tuple(keys)
+
+
+def _is_multi(expr: Any) -> bool:
+    """True when a parsed path can name more than one value."""
+    if isinstance(expr, _MULTI_NODES):
+        return True
+    if isinstance(expr, ast.Fields) and (len(expr.fields) != 1 or expr.fields[0] == "*"):
+        return True
+    if isinstance(expr, ast.Index) and len(getattr(expr, "indices", (0,))) != 1:
+        return True
+    if type(expr).__name__ in ("Wildcard", "Filter"):
+        return True
+    return any(_is_multi(child) for child in vars(expr).values() if isinstance(child, ast.JSONPath))

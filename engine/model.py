@@ -1,0 +1,187 @@
+"""Stage 3 types: a scenario as frozen dataclasses (no Locust, no Jinja).
+
+Values that may hold templates are kept as :class:`Value`: the raw YAML data
+(nested containers still carry their positions) and where it was written, so
+that the compiler can report a template problem at its exact place.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from engine.errors import Position
+
+METHODS = ("get", "post", "put", "patch", "delete", "head", "options")
+Pick = Literal["first", "last", "random", "all"] | int
+Source = Literal["jsonpath", "header", "cookie", "regex", "status", "body"]
+
+
+@dataclass(frozen=True)
+class Value:
+    """A YAML value that may contain templates, and where it was written."""
+
+    raw: Any
+    pos: Position
+
+
+@dataclass(frozen=True)
+class Wait:
+    """A Locust wait_time: constant, between, pacing or throughput (seconds / per second)."""
+
+    kind: Literal["constant", "between", "pacing", "throughput"]
+    args: tuple[float, ...]
+
+
+@dataclass(frozen=True)
+class Extractor:
+    """``save``: where a value comes from in a response and which match to keep."""
+
+    var: str
+    source: Source
+    arg: str
+    pick: Pick | None
+    pos: Position
+    group: int | str | None = None
+    default: Value | None = None
+
+
+@dataclass(frozen=True)
+class Match:
+    """One operator check on a value: ``op`` against ``expected`` (a template value)."""
+
+    op: str
+    expected: Value
+
+
+@dataclass(frozen=True)
+class Target:
+    """A JSONPath or header name with the checks its value must pass."""
+
+    key: str
+    pos: Position
+    matches: tuple[Match, ...]
+
+
+@dataclass(frozen=True)
+class Expectation:
+    """``expect``: what a correct response looks like."""
+
+    pos: Position
+    status: tuple[int | str, ...] = ()
+    json: tuple[Target, ...] = ()
+    headers: tuple[Target, ...] = ()
+    body_contains: tuple[Value, ...] = ()
+    body_matches: Value | None = None
+    max_ms: float | None = None
+    schema: Value | None = None
+
+
+@dataclass(frozen=True)
+class Request:
+    """A request step."""
+
+    method: str
+    url: Value
+    pos: Position
+    name: str | None = None
+    params: Value | None = None
+    headers: Value | None = None
+    json: Value | None = None
+    form: Value | None = None
+    body: Value | None = None
+    auth: Value | None = None
+    timeout: float | None = None
+    allow_redirects: bool | None = None
+    expect: Expectation | None = None
+    save: tuple[Extractor, ...] = ()
+    on_failure: Literal["stop", "continue"] = "stop"
+
+
+@dataclass(frozen=True)
+class Think:
+    """A pause between steps: ``low`` seconds, or a random time in [low, high]."""
+
+    low: float
+    high: float
+    pos: Position
+
+
+@dataclass(frozen=True)
+class SetHeaders:
+    """Session headers set (or removed, for None) for the rest of the user's life."""
+
+    headers: Value
+    pos: Position
+
+
+@dataclass(frozen=True)
+class Assign:
+    """``set``: variables assigned in order."""
+
+    values: tuple[tuple[str, Value], ...]
+    pos: Position
+
+
+@dataclass(frozen=True)
+class Log:
+    """``log``: a templated message written to Locust's log."""
+
+    message: Value
+    pos: Position
+
+
+Step = Request | Think | SetHeaders | Assign | Log
+
+
+@dataclass(frozen=True)
+class Journey:
+    """Steps run in order once per pick; one weighted task of a user."""
+
+    name: str
+    weight: int
+    tags: tuple[str, ...]
+    steps: tuple[Step, ...]
+    pos: Position
+
+
+@dataclass(frozen=True)
+class Persona:
+    """A kind of simulated user: becomes one Locust user class."""
+
+    name: str
+    pos: Position
+    journeys: tuple[Journey, ...]
+    weight: int = 1
+    fixed_count: int | None = None
+    client: Literal["http", "fast"] = "http"
+    wait: Wait = Wait("constant", (0.0,))
+    on_start: tuple[Step, ...] = ()
+    on_stop: tuple[Step, ...] = ()
+
+
+@dataclass(frozen=True)
+class Defaults:
+    """Settings applied to every request unless a step overrides them."""
+
+    headers: Value | None = None
+    timeout: float = 60.0
+    verify_tls: bool = True
+    allow_redirects: bool = True
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A whole scenario file."""
+
+    path: Path
+    name: str
+    pos: Position
+    description: str = ""
+    host: Value | None = None
+    vars: tuple[tuple[str, Value], ...] = ()
+    defaults: Defaults = field(default_factory=Defaults)
+    faker_locale: tuple[str, ...] = ("en_US",)
+    faker_seed: int | None = None
+    personas: tuple[Persona, ...] = ()

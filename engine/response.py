@@ -1,0 +1,54 @@
+"""A uniform, read-only view of a response from either Locust client.
+
+The body is decoded and JSON-parsed at most once, and only when a step asks.
+"""
+
+from __future__ import annotations
+
+import json as _json
+from collections.abc import Callable
+from typing import Any
+
+
+class NotJson(ValueError):
+    """The body was needed as JSON and is not JSON."""
+
+
+class ResponseView:
+    """Status, headers, text and JSON of one response, plus the user's cookie lookup."""
+
+    __slots__ = ("_json", "_raw", "_text", "cookie", "elapsed_ms", "status")
+
+    _UNSET: Any = object()
+
+    def __init__(self, raw: Any, elapsed_ms: float, cookie: Callable[[str], str | None]) -> None:
+        self._raw = raw
+        self.status: int = raw.status_code or 0
+        self.elapsed_ms = elapsed_ms
+        self.cookie = cookie
+        self._text: str | None = None
+        self._json: Any = self._UNSET
+
+    @property
+    def text(self) -> str:
+        if self._text is None:
+            self._text = self._raw.text or ""
+        return self._text
+
+    def json(self) -> Any:
+        """The parsed JSON body; raises :class:`NotJson` (cached) when it is not JSON."""
+        if self._json is self._UNSET:
+            try:
+                self._json = _json.loads(self.text)
+            except ValueError:
+                self._json = NotJson("response body is not JSON")
+        if isinstance(self._json, NotJson):
+            raise self._json
+        return self._json
+
+    def header(self, name: str) -> str | None:
+        headers = self._raw.headers
+        if headers is None:
+            return None
+        value = headers.get(name)
+        return None if value is None else str(value)

@@ -1,0 +1,149 @@
+"""Stage 1: YAML text -> plain data that remembers where every node came from.
+
+Mappings load as :class:`MarkedDict` and sequences as :class:`MarkedList`:
+ordinary ``dict``/``list`` objects (so JSON Schema and the rest of the engine
+see plain data) that also carry the :class:`Position` of themselves, of each
+key and of each value. Duplicate keys are errors, and only YAML's safe tags
+are accepted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from engine.errors import Position, ScenarioError, ScenarioErrors
+
+PathItem = str | int
+
+
+class MarkedDict(dict[Any, Any]):
+    """A mapping with the position of itself, of each key and of each value."""
+
+    pos: Position
+    key_pos: dict[Any, Position]
+    value_pos: dict[Any, Position]
+
+
+class MarkedList(list[Any]):
+    """A sequence with the position of itself and of each item."""
+
+    pos: Position
+    item_pos: list[Position]
+
+
+def _position(file: str, mark: yaml.Mark) -> Position:
+    return Position(file, mark.line + 1, mark.column + 1)
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader that builds marked containers and rejects duplicate keys."""
+
+    file: str = "<string>"
+    problems: list[ScenarioError]
+
+    def construct_yaml_map(self, node: yaml.MappingNode) -> Generator[dict[Any, Any], None, None]:
+        data = MarkedDict()
+        data.pos = _position(self.file, node.start_mark)
+        data.key_pos = {}
+        data.value_pos = {}
+        yield data
+        explicit: dict[Any, Position] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            key = self.construct_object(key_node, deep=True)
+            pos = _position(self.file, key_node.start_mark)
+            if not isinstance(key, (str, int, float, bool)) and key is not None:
+                self.problems.append(ScenarioError(pos, "a mapping key must be a plain scalar"))
+                continue
+            if key in explicit:
+                first = explicit[key]
+                self.problems.append(ScenarioError(pos, f"duplicate key '{key}' (first defined at line {first.line})"))
+            explicit[key] = pos
+        self.flatten_mapping(node)
+        for key_node, value_node in node.value:
+            key = self.construct_object(key_node, deep=True)
+            if not isinstance(key, (str, int, float, bool)) and key is not None:
+                continue
+            data[key] = self.construct_object(value_node, deep=True)
+            data.key_pos[key] = _position(self.file, key_node.start_mark)
+            data.value_pos[key] = _position(self.file, value_node.start_mark)
+
+    def construct_yaml_seq(self, node: yaml.SequenceNode) -> Generator[list[Any], None, None]:
+        data = MarkedList()
+        data.pos = _position(self.file, node.start_mark)
+        data.item_pos = [_position(self.file, item.start_mark) for item in node.value]
+        yield data
+        data.extend(self.construct_object(item, deep=True) for item in node.value)
+
+
+_Loader.add_constructor("tag:yaml.org,2002:map", _Loader.construct_yaml_map)
+_Loader.add_constructor("tag:yaml.org,2002:seq", _Loader.construct_yaml_seq)
+_Loader.add_constructor("tag:yaml.org,2002:omap", _Loader.construct_yaml_map)
+
+
+def parse_text(text: str, file: str) -> Any:
+    """Parse one YAML document; raise :class:`ScenarioErrors` on any problem."""
+    loader = _Loader(text)
+    loader.file = file
+    loader.problems = []
+    try:
+        data = loader.get_single_data()
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        pos = _position(file, mark) if mark else Position(file, 1, 1)
+        problem = exc.problem or "invalid YAML"
+        if exc.context:
+            problem = f"{exc.context}, {problem}"
+        raise ScenarioErrors([ScenarioError(pos, f"YAML syntax error: {problem}")]) from None
+    except yaml.YAMLError as exc:
+        raise ScenarioErrors([ScenarioError(Position(file, 1, 1), f"YAML error: {exc}")]) from None
+    finally:
+        loader.dispose()
+    if loader.problems:
+        raise ScenarioErrors(loader.problems)
+    return data
+
+
+def read_file(path: str | Path) -> Any:
+    """Read and parse a YAML file; a missing or unreadable file is a ScenarioError."""
+    name = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ScenarioErrors([ScenarioError(Position(name, 1, 1), "file not found")]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ScenarioErrors([ScenarioError(Position(name, 1, 1), f"cannot read file: {exc}")]) from None
+    return parse_text(text, name)
+
+
+def position_of(root: Any, path: list[PathItem] | tuple[PathItem, ...], *, key: bool = False) -> Position:
+    """The position of the node at ``path`` below ``root``.
+
+    With ``key=True`` the position of the last mapping key is returned instead of
+    its value (where an "unknown key" error belongs). A path that leaves the
+    marked data stops at the deepest node that has a position.
+    """
+    node = root
+    best: Position = getattr(root, "pos", Position("<unknown>", 1, 1))
+    for index, item in enumerate(path):
+        last = index == len(path) - 1
+        if isinstance(node, MarkedDict) and item in node:
+            table = node.key_pos if (key and last) else node.value_pos
+            best = table.get(item, best)
+            node = node[item]
+        elif isinstance(node, MarkedList) and isinstance(item, int) and 0 <= item < len(node):
+            best = node.item_pos[item]
+            node = node[item]
+        else:
+            break
+    return best
+
+
+def pos_of(node: Any, default: Position) -> Position:
+    """The position a container carries, or ``default`` for a scalar."""
+    return getattr(node, "pos", default)

@@ -1,0 +1,250 @@
+"""Templates: Jinja2 (sandboxed, strict about undefined names), compiled once.
+
+:meth:`Templates.compile` turns any YAML value into a :class:`Renderer`:
+
+* a string without ``{{``/``{%`` (and any structure of such strings) is a
+  constant, returned as is;
+* a string that is exactly one ``{{ expression }}`` renders to the
+  expression's value, keeping its type (an int stays an int in a JSON body);
+* any other template string renders to a string;
+* mappings and lists render item by item.
+
+Rendering takes a *scope*: one dict holding the built-ins and the user's
+variables. It is passed to Jinja as the context itself, never copied.
+"""
+
+from __future__ import annotations
+
+import os
+import random as _random
+import re
+import uuid as _uuid
+from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime, timezone
+from typing import Any
+
+from jinja2 import StrictUndefined, TemplateSyntaxError, Undefined, meta, nodes
+from jinja2.sandbox import SandboxedEnvironment
+
+from engine.errors import ErrorSink, Position
+
+Scope = dict[str, Any]
+_MISSING = object()
+_EXPRESSION = re.compile(r"\{\{(.*?)\}\}", re.DOTALL)
+_STATEMENT = re.compile(r"\{%.*?%\}", re.DOTALL)
+
+
+def env_var(name: str, default: Any = _MISSING) -> Any:
+    """``env('NAME', default)``: an environment variable; without a default it must be set."""
+    value = os.environ.get(name)
+    if value is not None:
+        return value
+    if default is _MISSING:
+        raise LookupError(f"environment variable {name} is not set (give env() a default)")
+    return default
+
+
+def now(fmt: str | None = None) -> str:
+    """``now()``: the current UTC time as ISO 8601, or formatted with strftime ``fmt``."""
+    moment = datetime.now(timezone.utc)
+    return moment.strftime(fmt) if fmt else moment.isoformat()
+
+
+def choice(items: Iterable[Any]) -> Any:
+    """``choice(list)``: a random item."""
+    seq = items if isinstance(items, (list, tuple, str)) else list(items)
+    return _random.choice(seq)
+
+
+BUILTINS: dict[str, Callable[..., Any]] = {
+    "env": env_var,
+    "uuid": lambda: str(_uuid.uuid4()),
+    "randint": _random.randint,
+    "random": _random.random,
+    "choice": choice,
+    "now": now,
+}
+RESPONSE_NAMES = ("status", "headers", "json", "body", "elapsed_ms")
+
+
+class Renderer:
+    """A compiled value: ``render(scope)`` gives the value for one use."""
+
+    __slots__ = ("names",)
+    constant = False
+
+    def __init__(self, names: Mapping[str, Position]) -> None:
+        self.names = dict(names)
+
+    def render(self, scope: Scope) -> Any:
+        raise NotImplementedError
+
+
+class Constant(Renderer):
+    """A value without template syntax."""
+
+    __slots__ = ("value",)
+    constant = True
+
+    def __init__(self, value: Any) -> None:
+        super().__init__({})
+        self.value = value
+
+    def render(self, scope: Scope) -> Any:
+        return self.value
+
+
+class Text(Renderer):
+    """A template string rendered to a string."""
+
+    __slots__ = ("_concat", "_func", "_template")
+
+    def __init__(self, template: Any, names: Mapping[str, Position]) -> None:
+        super().__init__(names)
+        self._template = template
+        self._func = template.root_render_func
+        self._concat = "".join
+
+    def render(self, scope: Scope) -> str:
+        return self._concat(self._func(self._template.new_context(scope, shared=True)))
+
+
+class Expression(Renderer):
+    """A string that is exactly one ``{{ expression }}``: renders to the value itself."""
+
+    __slots__ = ("_func", "_template")
+
+    def __init__(self, template: Any, names: Mapping[str, Position]) -> None:
+        super().__init__(names)
+        self._template = template
+        self._func = template.root_render_func
+
+    def render(self, scope: Scope) -> Any:
+        context = self._template.new_context(scope, shared=True)
+        for _ in self._func(context):
+            pass
+        value = context.vars["result"]
+        if isinstance(value, Undefined):
+            value._fail_with_undefined_error()
+        return value
+
+
+class Mapping_(Renderer):
+    """A mapping with at least one templated value."""
+
+    __slots__ = ("items",)
+
+    def __init__(self, items: list[tuple[Any, Renderer]]) -> None:
+        names: dict[str, Position] = {}
+        for _, item in items:
+            for name, pos in item.names.items():
+                names.setdefault(name, pos)
+        super().__init__(names)
+        self.items = items
+
+    def render(self, scope: Scope) -> dict[Any, Any]:
+        return {key: item.render(scope) for key, item in self.items}
+
+
+class Sequence_(Renderer):
+    """A list with at least one templated item."""
+
+    __slots__ = ("items",)
+
+    def __init__(self, items: list[Renderer]) -> None:
+        names: dict[str, Position] = {}
+        for item in items:
+            for name, pos in item.names.items():
+                names.setdefault(name, pos)
+        super().__init__(names)
+        self.items = items
+
+    def render(self, scope: Scope) -> list[Any]:
+        return [item.render(scope) for item in self.items]
+
+
+def has_template(text: str) -> bool:
+    """True when ``text`` contains Jinja syntax."""
+    return "{{" in text or "{%" in text or "{#" in text
+
+
+def stats_name(text: str) -> str:
+    """A path as written with each ``{{ expression }}`` shown as ``{name}`` (filters dropped)."""
+
+    def short(match: re.Match[str]) -> str:
+        expression = " ".join(match.group(1).strip(" -").split())
+        return "{" + expression.split("|")[0].strip() + "}"
+
+    return _STATEMENT.sub("", _EXPRESSION.sub(short, text))
+
+
+class Templates:
+    """The Jinja environment of one scenario and the compiler of its values."""
+
+    def __init__(self, faker_locale: tuple[str, ...] = ("en_US",), faker_seed: int | None = None) -> None:
+        self.env = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
+        self.faker_locale = faker_locale
+        self.faker_seed = faker_seed
+        self.uses_fake = False
+
+    def builtins(self) -> Scope:
+        """The names every scope starts with: Jinja's globals, the engine's functions, ``fake``."""
+        scope: Scope = dict(self.env.globals)
+        scope.update(BUILTINS)
+        if self.uses_fake:
+            scope["fake"] = self._faker()
+        return scope
+
+    def builtin_names(self) -> set[str]:
+        return set(self.env.globals) | set(BUILTINS) | {"fake"}
+
+    def _faker(self) -> Any:
+        from faker import Faker
+
+        fake = Faker(list(self.faker_locale))
+        if self.faker_seed is not None:
+            fake.seed_instance(self.faker_seed)
+        return fake
+
+    def compile(self, raw: Any, pos: Position, sink: ErrorSink) -> Renderer:
+        """Compile a YAML value; syntax errors go to ``sink`` (the value then renders as is)."""
+        if isinstance(raw, str):
+            return self._string(raw, pos, sink)
+        if isinstance(raw, dict):
+            positions = getattr(raw, "value_pos", {})
+            items = [(k, self.compile(v, positions.get(k, pos), sink)) for k, v in raw.items()]
+            if all(item.constant for _, item in items):
+                return Constant(raw)
+            return Mapping_(items)
+        if isinstance(raw, list):
+            positions = getattr(raw, "item_pos", [])
+            parts = [self.compile(v, positions[i] if i < len(positions) else pos, sink) for i, v in enumerate(raw)]
+            if all(part.constant for part in parts):
+                return Constant(raw)
+            return Sequence_(parts)
+        return Constant(raw)
+
+    def _string(self, text: str, pos: Position, sink: ErrorSink) -> Renderer:
+        if not has_template(text):
+            return Constant(text)
+        try:
+            tree = self.env.parse(text)
+        except TemplateSyntaxError as exc:
+            line = pos.line + (exc.lineno or 1) - 1
+            sink.add(Position(pos.file, line, pos.col), f"template syntax error: {exc.message}")
+            return Constant(text)
+        names = {name: pos for name in meta.find_undeclared_variables(tree)}
+        if "fake" in names:
+            self.uses_fake = True
+        body = tree.body
+        if (
+            len(body) == 1
+            and isinstance(body[0], nodes.Output)
+            and len(body[0].nodes) == 1
+            and not isinstance(body[0].nodes[0], nodes.TemplateData)
+        ):
+            inner = text.strip()
+            inner = inner[2:-2].strip("-")
+            expression = self.env.compile_expression(inner, undefined_to_none=False)
+            return Expression(expression._template, names)
+        return Text(self.env.from_string(text), names)

@@ -1,0 +1,246 @@
+"""Stage 2: check plain data against the JSON Schema and explain every problem.
+
+jsonschema's raw messages are written for schema authors; here each error is
+placed at the YAML node it concerns (the key itself for unknown keys) and put
+in plain words with a "did you mean" where a key or value looks misspelt. For
+``anyOf`` (a step is a request *or* a think *or* ...), the branch the author
+evidently meant is the one explained.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+from jsonschema.exceptions import ValidationError
+
+from engine.errors import ScenarioError, did_you_mean
+from engine.source import position_of
+
+SCHEMA_FILE = Path(__file__).with_name("scenario.schema.json")
+
+_TYPE_NAMES = {
+    "object": "a mapping",
+    "array": "a list",
+    "string": "a string",
+    "integer": "an integer",
+    "number": "a number",
+    "boolean": "true or false",
+    "null": "null",
+}
+
+
+@lru_cache(maxsize=1)
+def schema() -> dict[str, Any]:
+    """The scenario JSON Schema (schemas/scenario.schema.json)."""
+    with SCHEMA_FILE.open(encoding="utf-8") as handle:
+        loaded: dict[str, Any] = json.load(handle)
+    return loaded
+
+
+@lru_cache(maxsize=1)
+def _validator() -> jsonschema.Draft7Validator:
+    return jsonschema.Draft7Validator(schema())
+
+
+def validate(data: Any) -> list[ScenarioError]:
+    """Every schema problem of ``data`` (as loaded by :mod:`engine.source`)."""
+    problems: list[ScenarioError] = []
+    for error in _validator().iter_errors(data):
+        problems.extend(_explain(error, data))
+    return problems
+
+
+def describe(value: Any) -> str:
+    """A value's JSON type in words: 'a string', 'a list', ..."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, int):
+        return "an integer"
+    if isinstance(value, float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    return type(value).__name__
+
+
+def _path(error: ValidationError) -> list[str | int]:
+    return list(error.absolute_path)
+
+
+def _at(error: ValidationError, root: Any, message: str, hint: str | None = None) -> ScenarioError:
+    return ScenarioError(position_of(root, _path(error)), message, hint)
+
+
+def _branches(error: ValidationError) -> dict[int, list[ValidationError]]:
+    groups: dict[int, list[ValidationError]] = {}
+    for sub in error.context or []:
+        groups.setdefault(int(sub.schema_path[0]), []).append(sub)
+    return groups
+
+
+def _is_mismatch(error: ValidationError) -> bool:
+    """True when a branch error only says "this is not the kind of node I describe"."""
+    if error.relative_path:
+        return False
+    if error.validator in ("type", "required"):
+        return True
+    if error.validator in ("anyOf", "oneOf"):
+        return all(any(_is_mismatch(e) for e in errs) for errs in _branches(error).values())
+    return False
+
+
+def _branch_schemas(error: ValidationError) -> list[dict[str, Any]]:
+    """The branch schemas of an anyOf error, with $refs resolved."""
+    resolved = []
+    branches: Any = error.validator_value
+    for branch in branches:
+        while isinstance(branch, dict) and "$ref" in branch:
+            branch = _resolve(branch["$ref"])
+        resolved.append(branch if isinstance(branch, dict) else {})
+    return resolved
+
+
+def _resolve(ref: str) -> Any:
+    node: Any = schema()
+    for part in ref.lstrip("#/").split("/"):
+        node = node[part]
+    return node
+
+
+def _keys_of(branch: dict[str, Any]) -> tuple[list[str], list[str]]:
+    """(discriminating required keys, all known property names) of a branch schema."""
+    required = list(branch.get("required", []))
+    for sub in branch.get("anyOf", []):
+        required.extend(sub.get("required", []))
+    return required, list(branch.get("properties", {}))
+
+
+def _explain_any_of(error: ValidationError, root: Any) -> Iterator[ScenarioError]:
+    branches = _branches(error)
+    candidates = [errs for errs in branches.values() if not any(_is_mismatch(e) for e in errs)]
+    if candidates:
+        custom = _custom(error, None)
+        best = min(candidates, key=len)
+        for sub in best:
+            yield from _explain(sub, root, custom if not sub.relative_path else None)
+        return
+    custom = _custom(error, None)
+    instance = error.instance
+    if custom and not isinstance(instance, dict):
+        yield _at(error, root, custom)
+        return
+    schemas = _branch_schemas(error)
+    if isinstance(instance, dict) and any("object" in _types(s) or "required" in s for s in schemas):
+        discriminators: list[str] = []
+        known: list[str] = []
+        for branch in schemas:
+            required, props = _keys_of(branch)
+            discriminators.extend(k for k in required if k not in discriminators)
+            known.extend(props)
+        unknown = [k for k in instance if k not in known and k not in discriminators]
+        wanted = ", ".join(discriminators)
+        if unknown:
+            for key in unknown:
+                hint = did_you_mean(key, discriminators) or did_you_mean(key, known)
+                yield ScenarioError(
+                    position_of(root, [*_path(error), key], key=True),
+                    f"unknown key '{key}': expected one of {wanted}",
+                    hint,
+                )
+        else:
+            yield _at(error, root, f"missing key: expected one of {wanted}")
+        return
+    accepted: list[str] = []
+    for branch in schemas:
+        for name in _types(branch):
+            if _TYPE_NAMES[name] not in accepted:
+                accepted.append(_TYPE_NAMES[name])
+    expected = " or ".join(accepted) if accepted else "a different value"
+    yield _at(error, root, custom or f"expected {expected}, got {describe(instance)}")
+
+
+def _types(branch: dict[str, Any]) -> list[str]:
+    declared = branch.get("type")
+    if declared is None:
+        if "properties" in branch or "required" in branch:
+            return ["object"]
+        return []
+    return [declared] if isinstance(declared, str) else list(declared)
+
+
+def _custom(error: ValidationError, inherited: str | None) -> str | None:
+    """The schema's own ``errorMessage`` for this node, else the one inherited from an anyOf."""
+    own = error.schema.get("errorMessage") if isinstance(error.schema, dict) else None
+    return own if isinstance(own, str) else inherited
+
+
+def _explain(error: ValidationError, root: Any, inherited: str | None = None) -> Iterator[ScenarioError]:
+    kind = error.validator
+    custom = _custom(error, inherited)
+    instance = error.instance
+    rule: Any = error.validator_value
+    node_schema: dict[str, Any] = error.schema if isinstance(error.schema, dict) else {}
+    if kind in ("anyOf", "oneOf"):
+        yield from _explain_any_of(error, root)
+    elif kind == "additionalProperties" and isinstance(instance, dict):
+        properties = node_schema.get("properties", {})
+        patterns = node_schema.get("patternProperties", {})
+        for key in instance:
+            if key in properties or any(re.search(p, str(key)) for p in patterns):
+                continue
+            yield ScenarioError(
+                position_of(root, [*_path(error), key], key=True),
+                f"unknown key '{key}'",
+                did_you_mean(key, properties),
+            )
+    elif kind == "required":
+        missing = [k for k in rule if k not in instance]
+        for key in missing:
+            yield _at(error, root, f"missing required key '{key}'")
+    elif "propertyNames" in list(error.schema_path) and isinstance(instance, str):
+        yield ScenarioError(
+            position_of(root, [*_path(error), instance], key=True),
+            f"'{instance}' {custom or 'is not an allowed name'}",
+        )
+    elif custom:
+        yield _at(error, root, custom)
+    elif kind == "type":
+        names = [rule] if isinstance(rule, str) else list(rule)
+        wanted = " or ".join(_TYPE_NAMES[n] for n in names)
+        yield _at(error, root, f"expected {wanted}, got {describe(instance)}")
+    elif kind == "enum":
+        options = ", ".join(str(o) for o in rule)
+        hint = did_you_mean(instance, rule) if isinstance(instance, str) else None
+        yield _at(error, root, f"must be one of: {options}; got '{instance}'", hint)
+    elif kind == "const":
+        yield _at(error, root, f"must be {json.dumps(error.validator_value)}")
+    elif kind in ("minimum", "exclusiveMinimum", "maximum", "exclusiveMaximum"):
+        words = {
+            "minimum": "at least",
+            "exclusiveMinimum": "more than",
+            "maximum": "at most",
+            "exclusiveMaximum": "less than",
+        }
+        yield _at(error, root, f"must be {words[kind]} {error.validator_value}")
+    elif kind in ("minItems", "maxItems"):
+        word = "at least" if kind == "minItems" else "at most"
+        yield _at(error, root, f"must have {word} {error.validator_value} item(s)")
+    elif kind in ("minProperties", "maxProperties"):
+        word = "at least" if kind == "minProperties" else "at most"
+        yield _at(error, root, f"must have {word} {error.validator_value} entry(ies)")
+    elif kind == "pattern":
+        yield _at(error, root, f"'{instance}' does not match {error.validator_value}")
+    else:
+        yield _at(error, root, error.message)
