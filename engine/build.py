@@ -8,11 +8,13 @@ of the file is still checked.
 
 from __future__ import annotations
 
+import locale as pylocale
 import re
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from engine.errors import ErrorSink, Position
+from engine.errors import ErrorSink, Position, did_you_mean
 from engine.model import (
     METHODS,
     Assign,
@@ -38,6 +40,8 @@ _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
 _DURATION = re.compile(r"^([0-9]+(?:\.[0-9]+)?)(ms|s|m|h)$")
 SOURCES = ("jsonpath", "header", "cookie", "regex", "status", "body")
 _INVALID = (AttributeError, KeyError, TypeError, ValueError, IndexError)
+_STATUS_CLASS = re.compile(r"^[1-5]xx$")
+T = TypeVar("T")
 
 
 def seconds(value: Any) -> float:
@@ -48,6 +52,30 @@ def seconds(value: Any) -> float:
     if not match:
         raise ValueError(f"not a duration: {value!r}")
     return float(match.group(1)) * _UNITS[match.group(2)]
+
+
+def _is_status(value: Any) -> bool:
+    """A status code (int) or class ("2xx") that the compiler can use."""
+    if isinstance(value, str):
+        return _STATUS_CLASS.match(value) is not None
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _mapping(node: Any) -> MarkedDict:
+    """``node`` if it is a mapping, else an empty one (a wrong type is reported by the schema)."""
+    return node if isinstance(node, MarkedDict) else MarkedDict()
+
+
+def lenient(convert: Callable[[Any], T], value: Any, default: T) -> T:
+    """``convert(value)``, or ``default`` for a value the schema has already reported as invalid.
+
+    Building goes on past such values so that the rest of the file (templates,
+    JSONPaths, regexes) is still checked and every problem is reported at once.
+    """
+    try:
+        return convert(value)
+    except _INVALID:
+        return default
 
 
 class _Builder:
@@ -76,28 +104,31 @@ class _Builder:
     # -- scenario ----------------------------------------------------------------
     def scenario(self) -> Scenario:
         data = self.root
-        defaults_node = data.get("defaults")
-        if not isinstance(defaults_node, MarkedDict):
-            defaults_node = MarkedDict()
+        defaults_node = _mapping(data.get("defaults"))
         client = defaults_node.get("client", "http")
         defaults = Defaults(
             headers=self.value(defaults_node, "headers"),
-            timeout=seconds(defaults_node.get("timeout", 60)),
+            timeout=lenient(seconds, defaults_node.get("timeout", 60), 60.0),
             verify_tls=bool(defaults_node.get("verify_tls", True)),
             allow_redirects=bool(defaults_node.get("allow_redirects", True)),
         )
-        faker = data.get("faker") or {}
+        faker = _mapping(data.get("faker"))
         locale = faker.get("locale", "en_US")
+        if not isinstance(locale, (str, list)):
+            locale = "en_US"  # reported by the schema
+        elif "locale" in faker:
+            self.check_locales(faker)
+        users, solos = _mapping(data.get("users")), _mapping(data.get("journeys"))
         personas: list[Persona] = []
-        for name, node in (data.get("users") or {}).items():
+        for name, node in users.items():
             try:
                 personas.append(self.persona(name, node, client))
             except _INVALID:
                 continue
-        for name, node in (data.get("journeys") or {}).items():
-            if name in (data.get("users") or {}):
+        for name, node in solos.items():
+            if name in users:
                 self.sink.add(
-                    self.key_pos(data["journeys"], name),
+                    self.key_pos(solos, name),
                     f"'{name}' is both a user and a top-level journey",
                     "user class names must be unique: rename one",
                 )
@@ -112,12 +143,25 @@ class _Builder:
             pos=self.pos(data),
             description=str(data.get("description") or ""),
             host=self.value(data, "host"),
-            vars=self.assignments(data.get("vars") or MarkedDict()),
+            vars=self.assignments(_mapping(data.get("vars"))),
             defaults=defaults,
-            faker_locale=(locale,) if isinstance(locale, str) else tuple(locale),
-            faker_seed=faker.get("seed"),
+            faker_locale=(locale,) if isinstance(locale, str) else tuple(str(item) for item in locale),
+            faker_seed=faker.get("seed") if isinstance(faker.get("seed"), int) else None,
             personas=tuple(personas),
         )
+
+    def check_locales(self, faker: MarkedDict) -> None:
+        """Faker fails on an unknown locale only when ``fake`` is first used: report it here instead."""
+        from faker.config import AVAILABLE_LOCALES
+
+        node = faker["locale"]
+        items = [(node, self.pos(faker, "locale"))] if isinstance(node, str) else zip(node, node.item_pos, strict=True)
+        for locale, pos in items:
+            if not isinstance(locale, str):
+                continue
+            normal = pylocale.normalize(locale.replace("-", "_")).split(".")[0]  # as Faker does
+            if normal not in AVAILABLE_LOCALES:
+                self.sink.add(pos, f"unknown Faker locale '{locale}'", did_you_mean(locale, AVAILABLE_LOCALES))
 
     def assignments(self, node: MarkedDict) -> tuple[tuple[str, Value], ...]:
         return tuple((str(k), Value(v, self.pos(node, k))) for k, v in node.items())
@@ -138,15 +182,20 @@ class _Builder:
         return Wait(kind, (seconds(arg),))
 
     def persona(self, name: str, node: MarkedDict, client: str) -> Persona:
-        journeys = tuple(self.journey(jname, jnode) for jname, jnode in (node.get("journeys") or {}).items())
+        journeys = []
+        for jname, jnode in (node.get("journeys") or {}).items():
+            try:
+                journeys.append(self.journey(jname, jnode))
+            except _INVALID:
+                continue
         return Persona(
             name=name,
             pos=self.key_pos(self.root["users"], name),
-            journeys=journeys,
-            weight=int(node.get("weight", 1)),
+            journeys=tuple(journeys),
+            weight=lenient(int, node.get("weight", 1), 1),
             fixed_count=node.get("fixed_count"),
             client=node.get("client", client),
-            wait=self.wait(node.get("wait")),
+            wait=lenient(self.wait, node.get("wait"), Wait("constant", (0.0,))),
             on_start=self.steps(node.get("on_start") or []),
             on_stop=self.steps(node.get("on_stop") or []),
         )
@@ -163,10 +212,10 @@ class _Builder:
             name=name,
             pos=journey.pos,
             journeys=(journey,),
-            weight=int(node.get("weight", 1)),
+            weight=lenient(int, node.get("weight", 1), 1),
             fixed_count=node.get("fixed_count"),
             client=node.get("client", client),
-            wait=self.wait(node.get("wait")),
+            wait=lenient(self.wait, node.get("wait"), Wait("constant", (0.0,))),
             on_start=self.steps(node.get("on_start") or []),
             on_stop=self.steps(node.get("on_stop") or []),
         )
@@ -174,7 +223,7 @@ class _Builder:
     def journey(self, name: str, node: MarkedDict) -> Journey:
         return Journey(
             name=str(name),
-            weight=int(node.get("weight", 1)),
+            weight=lenient(int, node.get("weight", 1), 1),
             tags=tuple(str(t) for t in node.get("tags") or ()),
             steps=self.steps(node.get("steps") or []),
             pos=self.pos(node),
@@ -241,21 +290,26 @@ class _Builder:
             form=self.value(node, "form"),
             body=self.value(node, "body"),
             auth=self.value(node, "auth"),
-            timeout=seconds(node["timeout"]) if "timeout" in node else None,
+            timeout=lenient(seconds, node["timeout"], None) if "timeout" in node else None,
             allow_redirects=node.get("allow_redirects"),
             expect=self.expectation(expect) if isinstance(expect, MarkedDict) else None,
-            save=self.extractors(node.get("save") or MarkedDict()),
+            save=self.extractors(node.get("save")),
             on_failure=node.get("on_failure", "stop"),
         )
 
-    def extractors(self, node: MarkedDict) -> tuple[Extractor, ...]:
+    def extractors(self, node: Any) -> tuple[Extractor, ...]:
         built = []
+        if not isinstance(node, dict):
+            return ()
         for var, spec in node.items():
             pos = self.pos(node, var)
             if isinstance(spec, str):
-                built.append(Extractor(str(var), "jsonpath", spec, None, pos))
+                if spec.startswith("$"):  # else reported by the schema
+                    built.append(Extractor(str(var), "jsonpath", spec, None, pos))
                 continue
-            sources = [s for s in SOURCES if s in spec]
+            sources = [s for s in SOURCES if isinstance(spec, dict) and s in spec]
+            if not sources:
+                continue  # not an extractor: reported by the schema
             if len(sources) > 1:
                 self.sink.add(
                     self.key_pos(spec, sources[1]),
@@ -263,6 +317,8 @@ class _Builder:
                 )
                 continue
             source = sources[0]
+            if source == "jsonpath" and not str(spec[source]).startswith("$"):
+                continue  # reported by the schema
             if "group" in spec and source != "regex":
                 self.sink.add(self.key_pos(spec, "group"), "'group' only applies to a regex extractor")
             arg = spec[source]
@@ -282,6 +338,7 @@ class _Builder:
     def expectation(self, node: MarkedDict) -> Expectation:
         status = node.get("status")
         statuses = tuple(status) if isinstance(status, list) else (() if status is None else (status,))
+        statuses = tuple(s for s in statuses if _is_status(s))  # the schema reports the others
         contains = node.get("body_contains")
         contains_values: tuple[Value, ...] = ()
         if isinstance(contains, list):
@@ -295,16 +352,18 @@ class _Builder:
         return Expectation(
             pos=self.pos(node),
             status=statuses,
-            json=self.targets(node.get("json") or MarkedDict()),
-            headers=self.targets(node.get("headers") or MarkedDict()),
+            json=tuple(t for t in self.targets(node.get("json")) if t.key.startswith("$")),  # schema reports others
+            headers=self.targets(node.get("headers")),
             body_contains=contains_values,
             body_matches=self.value(node, "body_matches"),
-            max_ms=float(node["max_ms"]) if "max_ms" in node else None,
-            schema=self.value(node, "schema"),
+            max_ms=lenient(float, node["max_ms"], None) if "max_ms" in node else None,
+            schema=self.value(node, "schema") if isinstance(node.get("schema"), (dict, bool, str)) else None,
         )
 
-    def targets(self, node: MarkedDict) -> tuple[Target, ...]:
+    def targets(self, node: Any) -> tuple[Target, ...]:
         built = []
+        if not isinstance(node, dict):
+            return ()
         for key, spec in node.items():
             pos = self.key_pos(node, key)
             if isinstance(spec, dict):

@@ -60,7 +60,13 @@ class ErrorSink:
 
 
 def did_you_mean(word: object, choices: Iterable[object]) -> str | None:
-    """A "did you mean 'x'?" hint for the closest of ``choices``, or None."""
-    names = [str(c) for c in choices]
-    close = difflib.get_close_matches(str(word), names, n=1, cutoff=0.6)
-    return f"did you mean '{close[0]}'?" if close else None
+    """A "did you mean 'x'?" hint for the closest of ``choices``, or None.
+
+    A loose match (ratio under 0.75) must also start with the same letter, so that a
+    transposition like 'gte' still finds 'get' but 'fetch' does not suggest 'patch'.
+    """
+    text = str(word)
+    for close in difflib.get_close_matches(text, [str(c) for c in choices], n=3, cutoff=0.6):
+        if close[:1].lower() == text[:1].lower() or difflib.SequenceMatcher(None, text, close).ratio() >= 0.75:
+            return f"did you mean '{close}'?"
+    return None

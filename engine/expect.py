@@ -20,6 +20,7 @@ from engine.errors import ErrorSink, Position
 from engine.jsonpaths import JsonPath, JsonPathError
 from engine.model import Expectation, Match, Target, Value
 from engine.response import NotJson, ResponseView
+from engine.source import position_of
 from engine.templates import Constant, Renderer, Scope, Templates
 
 log = logging.getLogger("engine.expect")
@@ -54,13 +55,27 @@ def _number(value: Any) -> float | None:
     return None
 
 
+def _header_value(value: Any) -> Any:
+    """An expected value as a header would show it: text, with booleans as true/false (lists item by item)."""
+    if isinstance(value, list):
+        return [_header_value(item) for item in value]
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return value if value is None else str(value)
+
+
 class Operator:
-    """One compiled operator check: ``failure(actual, scope)`` is None or a short reason."""
+    """One compiled operator check: ``failure(actual, scope)`` is None or a short reason.
 
-    __slots__ = ("_regex", "expected", "op", "text")
+    On a header (``header=True``) the actual value is always text: eq/ne/in compare
+    the expected value as text, and gt/ge/lt/le read the header as a number.
+    """
 
-    def __init__(self, match: Match, templates: Templates, sink: ErrorSink) -> None:
+    __slots__ = ("_regex", "expected", "header", "op", "text")
+
+    def __init__(self, match: Match, templates: Templates, sink: ErrorSink, header: bool = False) -> None:
         self.op = match.op
+        self.header = header
         self.expected: Renderer = templates.compile(match.expected.raw, match.expected.pos, sink)
         self._regex: re.Pattern[str] | None = None
         if self.op == "matches" and isinstance(self.expected, Constant):
@@ -80,13 +95,15 @@ class Operator:
         if actual is _ABSENT:
             return "missing"
         expected = self.expected.render(scope)
+        if self.header and op in ("eq", "ne", "in"):
+            expected = _header_value(expected)
         if op == "eq":
             ok = actual == expected
         elif op == "ne":
             ok = actual != expected
         elif op in ("gt", "ge", "lt", "le"):
             left, right = _number(actual), _number(expected)
-            if left is None or isinstance(actual, str):
+            if left is None or (isinstance(actual, str) and not self.header):
                 return f"expected a number {self.text}"
             if right is None:
                 return f"{self.text}: not a number"
@@ -127,11 +144,7 @@ class TargetCheck:
                 self._path = JsonPath(target.key)
             except JsonPathError as exc:
                 sink.add(target.pos, str(exc))
-        self.operators = [Operator(m, templates, sink) for m in target.matches]
-        if kind == "headers":
-            for operator in self.operators:
-                if operator.op in ("eq", "ne") and isinstance(operator.expected, Constant):
-                    operator.expected = Constant(str(operator.expected.value))
+        self.operators = [Operator(m, templates, sink, header=kind == "headers") for m in target.matches]
 
     def actual(self, response: ResponseView) -> Any:
         if self._path is None:
@@ -228,13 +241,14 @@ class Checks:
             error = jsonschema.exceptions.best_match(self.schema.iter_errors(document))
             if error is not None:
                 where = _INDEX.sub("[*]", error.json_path)
-                problems.append(f"schema: {where} fails '{error.validator}'")
+                rule = "false" if error.validator is None else error.validator  # a `false` (sub)schema
+                problems.append(f"schema: {where} fails '{rule}'")
 
 
 def _schema_validator(value: Value, base: Path, sink: ErrorSink) -> jsonschema.protocols.Validator | None:
     document = value.raw
     if isinstance(document, str):
-        path = (base / document).resolve()
+        path = base / document  # relative to the scenario, shown as the user would type it
         try:
             text = path.read_text(encoding="utf-8")
         except OSError:
@@ -249,7 +263,10 @@ def _schema_validator(value: Value, base: Path, sink: ErrorSink) -> jsonschema.p
     try:
         cls.check_schema(document)
     except jsonschema.exceptions.SchemaError as exc:
-        sink.add(value.pos, f"invalid JSON Schema: {exc.message}")
+        if isinstance(value.raw, str):
+            sink.add(value.pos, f"invalid JSON Schema in {value.raw} at {exc.json_path}: {exc.message}")
+        else:  # inline: point at the offending node itself
+            sink.add(position_of(value.raw, list(exc.absolute_path)), f"invalid JSON Schema: {exc.message}")
         return None
     validator: jsonschema.protocols.Validator = cls(document)
     return validator

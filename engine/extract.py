@@ -92,21 +92,35 @@ class Saver:
                 return found[pick]
         if self._default is not None:
             return self._default.render(scope)
-        what = "value" if self.source in ("jsonpath", "regex") else self.source
-        raise Missing(f"save {self.var}: no {what} for {self.describe()}")
+        raise Missing(f"save {self.var}: {self.missing(bool(found))}")
 
-    def describe(self) -> str:
-        if self.source in ("status", "body"):
-            return self.source
+    def missing(self, found_some: bool) -> str:
+        """Why nothing could be saved, in stable words (the path or name as written, no values)."""
         if self.source == "jsonpath":
-            return self.arg
-        return f"{self.source} '{self.arg}'"
+            where = self.arg
+        elif self.source == "regex":
+            where = f"regex '{self.arg}'"
+        else:
+            where = f"{self.source} '{self.arg}'"
+        if found_some:  # an index pick beyond the matches
+            return f"no match at index {self.pick} of {where}"
+        if self.source == "jsonpath":
+            return f"no value at {where}"
+        if self.source == "regex":
+            return f"no match for {where}"
+        return f"no {where}"
 
 
 def save_all(savers: list[Saver], response: ResponseView, scope: Scope, problems: list[str]) -> None:
-    """Run every saver; found values go into ``scope``, failures into ``problems``."""
+    """Run every saver; only when every value is found do they all go into ``scope``.
+
+    A step that fails saves nothing, so later steps never run on half the values.
+    """
+    saved: Scope = {}
     for saver in savers:
         try:
-            scope[saver.var] = saver.extract(response, scope)
+            saved[saver.var] = saver.extract(response, scope)
         except (Missing, NotJson) as exc:
             problems.append(str(exc) if isinstance(exc, Missing) else f"save {saver.var}: {exc}")
+    if not problems:
+        scope.update(saved)

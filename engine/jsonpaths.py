@@ -19,7 +19,7 @@ _STEP = re.compile(
     r"""|\[(?P<index>-?[0-9]+)\]"""
     r"""|\[(?P<q>['"])(?P<quoted>[^'"]*)(?P=q)\]"""
 )
-_MULTI_NODES: tuple[type, ...] = (ast.Slice, ast.Descendants, ast.Where, ast.WhereNot, ast.Union)
+_MULTI_NODES = frozenset({"Slice", "Descendants", "Where", "WhereNot", "Union", "Intersect", "Wildcard", "Filter"})
 
 
 class JsonPathError(ValueError):
@@ -79,12 +79,10 @@ def _simple_keys(text: str) -> tuple[str | int, ...] | None:
 
 def _is_multi(expr: Any) -> bool:
     """True when a parsed path can name more than one value."""
-    if isinstance(expr, _MULTI_NODES):
+    if type(expr).__name__ in _MULTI_NODES:
         return True
     if isinstance(expr, ast.Fields) and (len(expr.fields) != 1 or expr.fields[0] == "*"):
         return True
     if isinstance(expr, ast.Index) and len(getattr(expr, "indices", (0,))) != 1:
-        return True
-    if type(expr).__name__ in ("Wildcard", "Filter"):
         return True
     return any(_is_multi(child) for child in vars(expr).values() if isinstance(child, ast.JSONPath))

@@ -9,8 +9,8 @@ from pathlib import Path
 from engine.build import build
 from engine.compiler import Program, compile_scenario
 from engine.errors import ErrorSink, Position, ScenarioError, ScenarioErrors
-from engine.source import read_file
-from engine.validate import validate
+from engine.source import pos_of, read_file
+from engine.validate import describe, validate
 
 
 @dataclass
@@ -30,9 +30,11 @@ def compile_file(path: str | Path) -> tuple[Program, str]:
     path = Path(path)
     data = read_file(path)
     digest = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
-    problems = validate(data)
     if not isinstance(data, dict):
-        raise ScenarioErrors(problems or [ScenarioError(Position(str(path), 1, 1), "a scenario is a mapping")])
+        what = "an empty file" if data is None else describe(data)
+        message = f"expected a scenario: a mapping with version: 1 and users: or journeys:, got {what}"
+        raise ScenarioErrors([ScenarioError(pos_of(data, Position(str(path), 1, 1)), message)])
+    problems = validate(data)
     sink = ErrorSink()
     sink.errors.extend(problems)
     scenario = build(data, path, sink)

@@ -11,6 +11,7 @@ command line, ``LOCUST_SCENARIO``, ``locust.conf``, ``pyproject.toml`` and
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from typing import Any
 
@@ -21,8 +22,10 @@ from engine.errors import ScenarioErrors
 from engine.load import Plan, load_plan
 
 EXIT_INVALID_SCENARIO = 2
+DIGEST_MESSAGE = "scenario_digest"
 SCENARIO_HELP = "YAML scenario to run (also LOCUST_SCENARIO, or scenario = FILE in locust.conf)."
 _registered = False
+log = logging.getLogger("engine")
 
 
 def add_arguments(parser: Any) -> None:
@@ -65,10 +68,48 @@ def load_from_command_line(module: str, argv: list[str] | None = None) -> Plan:
         )
         sys.exit(EXIT_INVALID_SCENARIO)
     try:
-        return load_plan(options.scenario, module, options.tags, options.exclude_tags)
+        plan = load_plan(options.scenario, module, options.tags, options.exclude_tags)
     except ScenarioErrors as exc:
         for error in exc.errors:
             sys.stderr.write(f"{error}\n")
         count = len(exc.errors)
         sys.stderr.write(f"{count} problem{'s' if count != 1 else ''} in {options.scenario}; nothing was started.\n")
         sys.exit(EXIT_INVALID_SCENARIO)
+    watch_workers(plan)
+    return plan
+
+
+def watch_workers(plan: Plan) -> None:
+    """Make a master refuse workers that compiled a different scenario.
+
+    The master dispatches users by class name, so a worker with another
+    scenario would crash on unknown classes while the master reports success
+    with zero requests. Each worker sends the digest of its scenario when it
+    starts; on a mismatch the master logs why and quits with exit code 2.
+    """
+    from locust.runners import MasterRunner, WorkerRunner
+
+    def on_init(environment: Any, runner: Any = None, **_: Any) -> None:
+        if isinstance(runner, MasterRunner):
+
+            def check(environment: Any, msg: Any, **_: Any) -> None:
+                if msg.data.get("digest") == plan.digest:
+                    return
+                log.error(
+                    "worker %s runs a different scenario (%s, digest %s) than the master (%s, digest %s): "
+                    "give every worker the same scenario file. Stopping.",
+                    msg.node_id,
+                    msg.data.get("path"),
+                    msg.data.get("digest"),
+                    plan.program.scenario.path,
+                    plan.digest,
+                )
+                environment.process_exit_code = EXIT_INVALID_SCENARIO
+                runner.quit()
+
+            runner.register_message(DIGEST_MESSAGE, check)
+        elif isinstance(runner, WorkerRunner):
+            data = {"digest": plan.digest, "path": str(plan.program.scenario.path)}
+            runner.send_message(DIGEST_MESSAGE, data)
+
+    events.init.add_listener(on_init)

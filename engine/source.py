@@ -44,6 +44,19 @@ class _Loader(yaml.SafeLoader):
 
     file: str = "<string>"
     problems: list[ScenarioError]
+    lines: list[str]
+
+    def value_position(self, node: yaml.Node) -> Position:
+        """Where a value starts; for a block scalar (| or >), where its text starts, on the next line.
+
+        Template errors are placed by the line within the text, so the text's first line must be line 1.
+        """
+        if isinstance(node, yaml.ScalarNode) and node.style in ("|", ">"):
+            for index in range(node.start_mark.line + 1, min(node.end_mark.line + 1, len(self.lines))):
+                text = self.lines[index]
+                if text.strip():
+                    return Position(self.file, node.start_mark.line + 2, len(text) - len(text.lstrip(" ")) + 1)
+        return _position(self.file, node.start_mark)
 
     def construct_yaml_map(self, node: yaml.MappingNode) -> Generator[dict[Any, Any], None, None]:
         data = MarkedDict()
@@ -71,12 +84,12 @@ class _Loader(yaml.SafeLoader):
                 continue
             data[key] = self.construct_object(value_node, deep=True)
             data.key_pos[key] = _position(self.file, key_node.start_mark)
-            data.value_pos[key] = _position(self.file, value_node.start_mark)
+            data.value_pos[key] = self.value_position(value_node)
 
     def construct_yaml_seq(self, node: yaml.SequenceNode) -> Generator[list[Any], None, None]:
         data = MarkedList()
         data.pos = _position(self.file, node.start_mark)
-        data.item_pos = [_position(self.file, item.start_mark) for item in node.value]
+        data.item_pos = [self.value_position(item) for item in node.value]
         yield data
         data.extend(self.construct_object(item, deep=True) for item in node.value)
 
@@ -91,15 +104,26 @@ def parse_text(text: str, file: str) -> Any:
     loader = _Loader(text)
     loader.file = file
     loader.problems = []
+    loader.lines = text.splitlines()
     try:
         data = loader.get_single_data()
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         pos = _position(file, mark) if mark else Position(file, 1, 1)
         problem = exc.problem or "invalid YAML"
-        if exc.context:
+        hint = None
+        if exc.context and exc.context.startswith("while ") and exc.context_mark and exc.problem_mark:
+            # Where the unfinished construct began is usually where the mistake is (an unclosed { or ").
+            start = _position(file, exc.context_mark)
+            hint = f"{exc.context} that starts at line {start.line}, column {start.col}"
+        elif exc.context:
             problem = f"{exc.context}, {problem}"
-        raise ScenarioErrors([ScenarioError(pos, f"YAML syntax error: {problem}")]) from None
+        if "'\\t'" in problem:
+            hint = "indent with spaces: YAML does not allow tabs there"
+        kind = "YAML error" if isinstance(exc, yaml.constructor.ConstructorError) else "YAML syntax error"
+        if "constructor for the tag" in problem:  # e.g. !!python/object: only safe, standard tags load
+            hint = "scenarios are plain YAML: remove the tag"
+        raise ScenarioErrors([ScenarioError(pos, f"{kind}: {problem}", hint)]) from None
     except yaml.YAMLError as exc:
         raise ScenarioErrors([ScenarioError(Position(file, 1, 1), f"YAML error: {exc}")]) from None
     finally:
@@ -113,11 +137,23 @@ def read_file(path: str | Path) -> Any:
     """Read and parse a YAML file; a missing or unreadable file is a ScenarioError."""
     name = str(path)
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        raw = Path(path).read_bytes()
     except FileNotFoundError:
         raise ScenarioErrors([ScenarioError(Position(name, 1, 1), "file not found")]) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ScenarioErrors([ScenarioError(Position(name, 1, 1), f"cannot read file: {exc}")]) from None
+    except OSError as exc:
+        raise ScenarioErrors(
+            [ScenarioError(Position(name, 1, 1), f"cannot read file: {exc.strerror or exc}")]
+        ) from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        col = len(raw[raw.rfind(b"\n", 0, exc.start) + 1 : exc.start].decode("utf-8", "replace")) + 1
+        byte = raw[exc.start : exc.start + 1].hex()
+        error = ScenarioError(
+            Position(name, line, col), f"not UTF-8 text: byte 0x{byte} here", "save the file as UTF-8"
+        )
+        raise ScenarioErrors([error]) from None
     return parse_text(text, name)
 
 

@@ -71,6 +71,13 @@ def header_text(value: Any) -> str:
     return str(value)
 
 
+def form_value(value: Any) -> Any:
+    """A query or form value: booleans as true/false (as in headers), lists item by item."""
+    if isinstance(value, list):
+        return [form_value(item) for item in value]
+    return header_text(value) if isinstance(value, bool) else value
+
+
 def merge_headers(*layers: Mapping[str, Any]) -> dict[str, str]:
     """Later layers win; header names compare case-insensitively."""
     merged: dict[str, str] = {}
@@ -120,7 +127,7 @@ class RequestStep(StepProgram):
     def _prepare(self, user: Runner, scope: Scope) -> tuple[str, dict[str, str], str | None]:
         url = str(self.url.render(scope))
         if self.params is not None:
-            params = {k: v for k, v in self.params.render(scope).items() if v is not None}
+            params = {k: form_value(v) for k, v in self.params.render(scope).items() if v is not None}
             if params:
                 url += ("&" if "?" in url else "?") + urlencode(params, doseq=True)
         data: str | None = None
@@ -131,7 +138,7 @@ class RequestStep(StepProgram):
                 data = json.dumps(value)
                 layers.append(_JSON_TYPE)
             elif self.body_kind == "form":
-                data = urlencode(value, doseq=True)
+                data = urlencode({k: form_value(v) for k, v in value.items()}, doseq=True)
                 layers.append(_FORM_TYPE)
             else:
                 data = str(value)
@@ -162,7 +169,7 @@ class RequestStep(StepProgram):
             problems: list[str] = []
             try:
                 self.checks.check(view, scope, problems)
-                if self.savers:
+                if self.savers and not problems:  # a response that fails its checks is not worth saving from
                     save_all(self.savers, view, scope, problems)
             except Exception as exc:
                 log.debug("check of %s %s raised", self.method, self.name, exc_info=True)

@@ -110,14 +110,19 @@ class Text(Renderer):
 
 
 class Expression(Renderer):
-    """A string that is exactly one ``{{ expression }}``: renders to the value itself."""
+    """A string that is exactly one ``{{ expression }}``: renders to the value itself.
 
-    __slots__ = ("_func", "_template")
+    ``builds`` is True when the expression makes a new list, dict or tuple (a literal,
+    a filter or a call): an undefined value inside it must fail as well.
+    """
 
-    def __init__(self, template: Any, names: Mapping[str, Position]) -> None:
+    __slots__ = ("_builds", "_func", "_template")
+
+    def __init__(self, template: Any, names: Mapping[str, Position], builds: bool = False) -> None:
         super().__init__(names)
         self._template = template
         self._func = template.root_render_func
+        self._builds = builds
 
     def render(self, scope: Scope) -> Any:
         context = self._template.new_context(scope, shared=True)
@@ -126,7 +131,21 @@ class Expression(Renderer):
         value = context.vars["result"]
         if isinstance(value, Undefined):
             value._fail_with_undefined_error()
+        if self._builds:
+            _fail_on_undefined(value)
         return value
+
+
+def _fail_on_undefined(value: Any) -> None:
+    """Raise the error of the first undefined value inside a list, dict or tuple."""
+    if isinstance(value, Undefined):
+        value._fail_with_undefined_error()
+    if isinstance(value, dict):
+        for item in value.values():
+            _fail_on_undefined(item)
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            _fail_on_undefined(item)
 
 
 class Mapping_(Renderer):
@@ -246,5 +265,6 @@ class Templates:
             inner = text.strip()
             inner = inner[2:-2].strip("-")
             expression = self.env.compile_expression(inner, undefined_to_none=False)
-            return Expression(expression._template, names)
+            builds = any(True for _ in tree.find_all((nodes.List, nodes.Dict, nodes.Tuple, nodes.Filter, nodes.Call)))
+            return Expression(expression._template, names, builds)
         return Text(self.env.from_string(text), names)

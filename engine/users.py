@@ -21,7 +21,7 @@ from locust.user.task import LOCUST_STATE_RUNNING, LOCUST_STATE_STOPPING, LOCUST
 
 from engine.compiler import JourneyProgram, PersonaProgram, Program
 from engine.model import Wait
-from engine.steps import run_steps
+from engine.steps import RequestStep, run_steps
 
 log = logging.getLogger("engine.users")
 
@@ -77,9 +77,12 @@ class ScenarioUser:
         self.vars = self.program.new_scope()
         self.session_headers: dict[str, str] = {}
         self.started = False
+        self.retry_waits = False
 
     def on_start(self) -> None:
+        """Run ``on_start``; when it fails, no journey runs until a retry succeeds."""
         self.started = run_steps(self.persona_program.on_start, self, self.vars)
+        self.retry_waits = not self.started
 
     def on_stop(self) -> None:
         if self.started and self.persona_program.on_stop:
@@ -87,7 +90,10 @@ class ScenarioUser:
 
     def run_journey(self, journey: JourneyProgram) -> None:
         if not self.started:
-            self.on_start()
+            if self.retry_waits:  # the first task right after a failed on_start: wait before retrying
+                self.retry_waits = False
+                return
+            self.started = run_steps(self.persona_program.on_start, self, self.vars)
             if not self.started:
                 return
         run_steps(journey.steps, self, dict(self.vars))
@@ -178,8 +184,9 @@ class ScenarioFastUser(ScenarioUser, FastHttpUser):
     """Base of personas with ``client: fast`` (geventhttpclient).
 
     FastHttpUser would silently send ``timeout=`` and ``cookies=`` as query
-    parameters: the default timeout is set through the class attributes, and
-    a step's own timeout through a gevent.Timeout around the request.
+    parameters, and its socket timeout is fixed per user: the class attributes
+    hold the longest timeout of the persona's requests, and a request with a
+    shorter one gets a gevent.Timeout around it.
     """
 
     abstract = True
@@ -237,6 +244,13 @@ def wait_time(wait: Wait) -> Callable[..., float]:
     return constant(wait.args[0])
 
 
+def longest_timeout(persona_program: PersonaProgram, default: float) -> float:
+    """The longest timeout of any request of a persona (``default`` when none is longer)."""
+    steps = [*persona_program.on_start, *persona_program.on_stop]
+    steps += [step for journey in persona_program.journeys for step in journey.steps]
+    return max([default, *(step.timeout for step in steps if isinstance(step, RequestStep))])
+
+
 def _journey_task(journey: JourneyProgram) -> Callable[[Any], None]:
     def task(user: Any) -> None:
         user.run_journey(journey)
@@ -288,9 +302,10 @@ def user_classes(
         if persona.fixed_count is not None:
             attributes["fixed_count"] = persona.fixed_count
         if base is ScenarioFastUser:
+            longest = longest_timeout(persona_program, defaults.timeout)
             attributes.update(
-                network_timeout=defaults.timeout,
-                connection_timeout=defaults.timeout,
+                network_timeout=longest,
+                connection_timeout=longest,
                 insecure=not defaults.verify_tls,
             )
         else:

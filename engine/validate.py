@@ -132,19 +132,23 @@ def _explain_any_of(error: ValidationError, root: Any) -> Iterator[ScenarioError
     candidates = [errs for errs in branches.values() if not any(_is_mismatch(e) for e in errs)]
     if candidates:
         custom = _custom(error, None)
-        best = min(candidates, key=len)
+        best = min(candidates, key=lambda errs: (sum(len(_unknown_keys(e)) for e in errs), len(errs)))
+        rivals = [key for branch in _branch_schemas(error) for key in _keys_of(branch)[0]]
         for sub in best:
-            yield from _explain(sub, root, custom if not sub.relative_path else None)
+            if _unknown_keys(sub):
+                yield from _explain_unknown_keys(sub, root, rivals)
+            else:
+                yield from _explain(sub, root, custom if not sub.relative_path else None)
         return
     custom = _custom(error, None)
-    instance = error.instance
+    instance: Any = error.instance
     if custom and not isinstance(instance, dict):
         yield _at(error, root, custom)
         return
     schemas = _branch_schemas(error)
     if isinstance(instance, dict) and any("object" in _types(s) or "required" in s for s in schemas):
         discriminators: list[str] = []
-        known: list[str] = []
+        known: list[str] = list(error.schema.get("properties", {})) if isinstance(error.schema, dict) else []
         for branch in schemas:
             required, props = _keys_of(branch)
             discriminators.extend(k for k in required if k not in discriminators)
@@ -154,11 +158,13 @@ def _explain_any_of(error: ValidationError, root: Any) -> Iterator[ScenarioError
         if unknown:
             for key in unknown:
                 hint = did_you_mean(key, discriminators) or did_you_mean(key, known)
-                yield ScenarioError(
-                    position_of(root, [*_path(error), key], key=True),
-                    f"unknown key '{key}': expected one of {wanted}",
-                    hint,
-                )
+                if len(discriminators) == 1:
+                    message, hint = f"unknown key '{key}'", hint or f"the key here is '{discriminators[0]}'"
+                else:
+                    message = f"unknown key '{key}': expected one of {wanted}"
+                yield ScenarioError(position_of(root, [*_path(error), key], key=True), message, hint)
+        elif len(discriminators) == 1:
+            yield _at(error, root, f"missing required key '{discriminators[0]}'")
         else:
             yield _at(error, root, f"missing key: expected one of {wanted}")
         return
@@ -169,6 +175,35 @@ def _explain_any_of(error: ValidationError, root: Any) -> Iterator[ScenarioError
                 accepted.append(_TYPE_NAMES[name])
     expected = " or ".join(accepted) if accepted else "a different value"
     yield _at(error, root, custom or f"expected {expected}, got {describe(instance)}")
+
+
+def _unknown_keys(error: ValidationError) -> list[Any]:
+    """The keys an ``additionalProperties`` error is about (none for any other error)."""
+    schema: Any = error.schema
+    if (
+        error.validator != "additionalProperties"
+        or not isinstance(error.instance, dict)
+        or not isinstance(schema, dict)
+    ):
+        return []
+    properties = schema.get("properties", {})
+    patterns = schema.get("patternProperties", {})
+    return [k for k in error.instance if k not in properties and not any(re.search(p, str(k)) for p in patterns)]
+
+
+def _explain_unknown_keys(error: ValidationError, root: Any, rivals: list[str]) -> Iterator[ScenarioError]:
+    """One error per unknown key; a key that selects another ``anyOf`` branch (``rivals``) clashes instead."""
+    properties: Any = error.schema.get("properties", {}) if isinstance(error.schema, dict) else {}
+    instance: Any = error.instance
+    own = next((k for k in instance if k in rivals and k in properties), None)
+    in_list = bool(error.absolute_path) and isinstance(error.absolute_path[-1], int)
+    for key in _unknown_keys(error):
+        pos = position_of(root, [*_path(error), key], key=True)
+        if own is not None and key in rivals:
+            hint = "split it into two steps" if in_list else "keep only one of them"
+            yield ScenarioError(pos, f"'{key}' cannot be combined with '{own}'", hint)
+        else:
+            yield ScenarioError(pos, f"unknown key '{key}'", did_you_mean(key, properties))
 
 
 def _types(branch: dict[str, Any]) -> list[str]:
@@ -189,22 +224,12 @@ def _custom(error: ValidationError, inherited: str | None) -> str | None:
 def _explain(error: ValidationError, root: Any, inherited: str | None = None) -> Iterator[ScenarioError]:
     kind = error.validator
     custom = _custom(error, inherited)
-    instance = error.instance
+    instance: Any = error.instance
     rule: Any = error.validator_value
-    node_schema: dict[str, Any] = error.schema if isinstance(error.schema, dict) else {}
     if kind in ("anyOf", "oneOf"):
         yield from _explain_any_of(error, root)
     elif kind == "additionalProperties" and isinstance(instance, dict):
-        properties = node_schema.get("properties", {})
-        patterns = node_schema.get("patternProperties", {})
-        for key in instance:
-            if key in properties or any(re.search(p, str(key)) for p in patterns):
-                continue
-            yield ScenarioError(
-                position_of(root, [*_path(error), key], key=True),
-                f"unknown key '{key}'",
-                did_you_mean(key, properties),
-            )
+        yield from _explain_unknown_keys(error, root, [])
     elif kind == "required":
         missing = [k for k in rule if k not in instance]
         for key in missing:
@@ -225,7 +250,7 @@ def _explain(error: ValidationError, root: Any, inherited: str | None = None) ->
         hint = did_you_mean(instance, rule) if isinstance(instance, str) else None
         yield _at(error, root, f"must be one of: {options}; got '{instance}'", hint)
     elif kind == "const":
-        yield _at(error, root, f"must be {json.dumps(error.validator_value)}")
+        yield _at(error, root, f"must be {json.dumps(error.validator_value)}; got {json.dumps(instance)}")
     elif kind in ("minimum", "exclusiveMinimum", "maximum", "exclusiveMaximum"):
         words = {
             "minimum": "at least",

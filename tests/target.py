@@ -125,6 +125,16 @@ def create_app() -> Flask:
     def schema_bad():  # type: ignore[no-untyped-def]
         return Response(json.dumps([{"id": "x", "price": "cheap"}]), mimetype="application/json")
 
+    attempts: dict[str, int] = {}
+
+    @app.get("/flaky/<key>")
+    def flaky(key: str):  # type: ignore[no-untyped-def]
+        """503 for the first ``fail`` calls (default 1) with this key, then 200; the body counts the calls."""
+        attempts[key] = attempts.get(key, 0) + 1
+        if attempts[key] <= int(request.args.get("fail", 1)):
+            return jsonify(attempt=attempts[key]), 503
+        return jsonify(attempt=attempts[key])
+
     @app.get("/health")
     def health():  # type: ignore[no-untyped-def]
         return jsonify(status="ok", time=time.time())

@@ -1,0 +1,276 @@
+"""Real command lines: ``locust -f locustfile.py --scenario ...`` and ``python -m engine validate``.
+
+The target API runs as its own process on 127.0.0.1 (port 0); every locust
+run is headless, a few seconds long, and bounded by a timeout.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+LOCUSTFILE = str(ROOT / "locustfile.py")
+LOCUST = str(Path(sys.executable).with_name("locust"))
+
+SCENARIO = """\
+version: 1
+name: cli
+users:
+  Reader:
+    wait: {constant: 0.05}
+    on_start:
+      - post: /login
+        json: {username: cli, password: secret}
+        save: {token: $.token}
+      - headers: {Authorization: "Bearer {{ token }}"}
+    journeys:
+      browse:
+        tags: [browse]
+        steps:
+          - get: /items
+            save: {item_id: {jsonpath: "$[*].id", pick: random}}
+          - get: /items/{{ item_id }}
+            expect: {json: {"$.id": "{{ item_id }}"}}
+      account:
+        tags: [account]
+        steps:
+          - get: /me
+            expect: {json: {"$.id": {type: integer}}}
+"""
+
+
+@pytest.fixture(scope="module")
+def target_url() -> Iterator[str]:
+    process = subprocess.Popen([sys.executable, str(ROOT / "tests" / "target.py")], stdout=subprocess.PIPE, text=True)
+    assert process.stdout is not None
+    port = process.stdout.readline().strip()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def locust(
+    args: list[str], cwd: Path, env: dict[str, str] | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("LOCUST_")}
+    full_env.update(env or {})
+    return subprocess.run(
+        [LOCUST, "-f", LOCUSTFILE, *args],
+        cwd=cwd,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def headless(url: str, seconds: int = 2, users: int = 2) -> list[str]:
+    return [
+        "-H",
+        url,
+        "--headless",
+        "-u",
+        str(users),
+        "-r",
+        str(users),
+        "-t",
+        f"{seconds}s",
+        "--json",
+        "--only-summary",
+    ]
+
+
+def stats(result: subprocess.CompletedProcess[str]) -> dict[tuple[str, str], dict[str, int]]:
+    """Locust's --json output: (method, name) -> {requests, failures}.
+
+    With --processes every worker prints its own (empty) list too: the master's comes last.
+    """
+    decoder, text, documents = json.JSONDecoder(), result.stdout, []
+    position = 0
+    while position < len(text.rstrip()):
+        document, end = decoder.raw_decode(text, position)
+        documents.append(document)
+        position = end + (len(text[end:]) - len(text[end:].lstrip()))
+    rows = [d for d in documents if d][-1]
+    return {(r["method"], r["name"]): {"requests": r["num_requests"], "failures": r["num_failures"]} for r in rows}
+
+
+@pytest.fixture
+def scenario(tmp_path: Path) -> Path:
+    path = tmp_path / "cli.yaml"
+    path.write_text(SCENARIO, encoding="utf-8")
+    return path
+
+
+def test_headless_run_with_scenario_option(target_url: str, scenario: Path, tmp_path: Path) -> None:
+    result = locust(["--scenario", str(scenario), *headless(target_url)], cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    rows = stats(result)
+    for key in [("POST", "/login"), ("GET", "/items"), ("GET", "/items/{item_id}"), ("GET", "/me")]:
+        assert rows[key]["requests"] > 0, key
+        assert rows[key]["failures"] == 0, key
+    assert rows[("POST", "/login")]["requests"] == 2  # on_start runs once per user
+
+
+def test_scenario_from_environment_variable(target_url: str, scenario: Path, tmp_path: Path) -> None:
+    result = locust(headless(target_url), cwd=tmp_path, env={"LOCUST_SCENARIO": str(scenario)})
+    assert result.returncode == 0, result.stderr
+    assert stats(result)[("GET", "/items")]["requests"] > 0
+
+
+def test_scenario_from_locust_conf_and_from_config(target_url: str, scenario: Path, tmp_path: Path) -> None:
+    (tmp_path / "locust.conf").write_text(f"scenario = {scenario}\n", encoding="utf-8")
+    result = locust(headless(target_url), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert stats(result)[("GET", "/me")]["requests"] > 0
+
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "ci.conf").write_text(f"scenario = {scenario}\nheadless = true\n", encoding="utf-8")
+    result = locust(["--config", "ci.conf", *headless(target_url)], cwd=other)
+    assert result.returncode == 0, result.stderr
+    assert stats(result)[("GET", "/me")]["requests"] > 0
+
+
+def test_tags_select_journeys(target_url: str, scenario: Path, tmp_path: Path) -> None:
+    result = locust(["--scenario", str(scenario), "--tags", "account", *headless(target_url)], cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    rows = stats(result)
+    assert rows[("GET", "/me")]["requests"] > 0
+    assert ("GET", "/items") not in rows
+
+
+def test_processes_and_reports(target_url: str, scenario: Path, tmp_path: Path) -> None:
+    html = tmp_path / "report.html"
+    args = ["--scenario", str(scenario), "--processes", "2", "--html", str(html), *headless(target_url, 3, 4)]
+    result = locust(args, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    rows = stats(result)
+    assert rows[("POST", "/login")]["requests"] == 4
+    assert rows[("GET", "/items/{item_id}")]["failures"] == 0
+    assert "/items/{item_id}" in html.read_text(encoding="utf-8")
+
+
+def test_failed_requests_give_locust_exit_code_1(target_url: str, tmp_path: Path) -> None:
+    path = tmp_path / "fails.yaml"
+    path.write_text(
+        "version: 1\njourneys:\n  Missing:\n    wait: 0.1\n    steps:\n      - get: /items/999\n",
+        encoding="utf-8",
+    )
+    result = locust(["--scenario", str(path), *headless(target_url, 1, 1)], cwd=tmp_path)
+    assert result.returncode == 1
+    row = stats(result)[("GET", "/items/999")]
+    assert row["failures"] == row["requests"] > 0
+    assert "status 404, status < 400" in result.stderr
+
+
+def test_invalid_scenario_stops_before_any_user(target_url: str, tmp_path: Path) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text(
+        "version: 1\nusers:\n  U:\n    journeys:\n      j:\n        steps:\n"
+        "          - get: /items/{{ item }}\n            expct: {status: 200}\n",
+        encoding="utf-8",
+    )
+    result = locust(["--scenario", str(path), *headless(target_url, 1, 1)], cwd=tmp_path)
+    assert result.returncode == 2
+    assert f"{path}:8:13: unknown key 'expct' (did you mean 'expect'?)" in result.stderr
+    assert "nothing was started" in result.stderr
+    assert "spawn" not in result.stderr.lower()
+    assert result.stdout == ""
+
+
+def test_missing_scenario_option(tmp_path: Path) -> None:
+    result = locust(["--headless", "-u", "1", "-t", "1s"], cwd=tmp_path)
+    assert result.returncode == 2
+    assert "no scenario given: pass --scenario FILE" in result.stderr
+
+
+def run_engine(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "engine", *args], cwd=cwd, capture_output=True, text=True, timeout=60)
+
+
+def test_validate_command(scenario: Path, tmp_path: Path) -> None:
+    ok = run_engine("validate", str(scenario), cwd=ROOT)
+    assert ok.returncode == 0
+    assert ok.stdout == f"{scenario}: ok\n"
+    assert ok.stderr == ""
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("version: 1\njourneys:\n  J:\n    steps:\n      - get: /x/{{ nope }}\n", encoding="utf-8")
+    result = run_engine("validate", str(scenario), str(bad), cwd=ROOT)
+    assert result.returncode == 1
+    assert result.stdout == f"{scenario}: ok\n"
+    assert result.stderr.startswith(f"{bad}:5:14: undefined variable 'nope'")
+
+
+def test_validate_usage_errors() -> None:
+    assert run_engine("validate", cwd=ROOT).returncode == 2
+    assert run_engine(cwd=ROOT).returncode == 2
+    missing = run_engine("validate", "no/such/file.yaml", cwd=ROOT)
+    assert missing.returncode == 1
+    assert missing.stderr == "no/such/file.yaml:1:1: file not found\n"
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def master_and_worker(
+    url: str, master_scenario: Path, worker_scenario: Path, cwd: Path
+) -> tuple[subprocess.CompletedProcess[str], str]:
+    port = str(free_port())
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LOCUST_")}
+    worker = subprocess.Popen(
+        [LOCUST, "-f", LOCUSTFILE, "--scenario", str(worker_scenario), "--worker", "--master-port", port],
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        master = locust(
+            [
+                "--scenario", str(master_scenario), "--master", "--master-bind-host", "127.0.0.1",
+                "--master-bind-port", port, "--expect-workers", "1", "--expect-workers-max-wait", "20",
+                *headless(url, 3, 2),
+            ],
+            cwd=cwd,
+        )  # fmt: skip
+    finally:
+        try:
+            _, worker_err = worker.communicate(timeout=20)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+            _, worker_err = worker.communicate()
+    return master, worker_err
+
+
+def test_master_and_worker_run_the_same_scenario(target_url: str, scenario: Path, tmp_path: Path) -> None:
+    master, _ = master_and_worker(target_url, scenario, scenario, tmp_path)
+    assert master.returncode == 0, master.stderr
+    rows = stats(master)
+    assert rows[("POST", "/login")]["requests"] == 2
+    assert rows[("GET", "/items")]["failures"] == 0
+
+
+def test_worker_with_another_scenario_fails_loudly(target_url: str, scenario: Path, tmp_path: Path) -> None:
+    other = tmp_path / "other.yaml"
+    other.write_text(SCENARIO.replace("Reader:", "Writer:"), encoding="utf-8")
+    master, _ = master_and_worker(target_url, scenario, other, tmp_path)
+    assert master.returncode == 2
+    assert "runs a different scenario" in master.stderr
+    assert "give every worker the same scenario file" in master.stderr

@@ -1,0 +1,295 @@
+"""engine.source: YAML -> plain data that remembers the 1-based line and column of every node."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from engine.errors import Position, ScenarioErrors
+from engine.source import MarkedDict, MarkedList, parse_text, pos_of, position_of, read_file
+
+
+def parse(text: str) -> object:
+    return parse_text(textwrap.dedent(text).lstrip("\n"), "s.yaml")
+
+
+def at(line: int, col: int) -> Position:
+    return Position("s.yaml", line, col)
+
+
+def errors_of(text: str) -> list[str]:
+    with pytest.raises(ScenarioErrors) as caught:
+        parse(text)
+    return [str(error) for error in caught.value.errors]
+
+
+DOC = """
+version: 1
+users:
+  Shopper:
+    weight: 2
+    journeys:
+      browse:
+        steps:
+          - get: /items
+            save: {first: "$[0].id"}
+          -   think: 2
+tags: [a,  b]
+"""
+
+
+def test_containers_are_plain_dicts_and_lists() -> None:
+    data = parse(DOC)
+    assert isinstance(data, MarkedDict) and isinstance(data, dict)
+    assert isinstance(data["tags"], MarkedList) and isinstance(data["tags"], list)
+    assert data == {
+        "version": 1,
+        "users": {
+            "Shopper": {
+                "weight": 2,
+                "journeys": {"browse": {"steps": [{"get": "/items", "save": {"first": "$[0].id"}}, {"think": 2}]}},
+            }
+        },
+        "tags": ["a", "b"],
+    }
+
+
+def test_positions_of_keys_values_and_items() -> None:
+    data = parse(DOC)
+    assert isinstance(data, MarkedDict)
+    assert data.pos == at(1, 1)
+    assert data.key_pos["version"] == at(1, 1)
+    assert data.value_pos["version"] == at(1, 10)
+    shopper = data["users"]["Shopper"]
+    assert data["users"].key_pos["Shopper"] == at(3, 3)
+    assert shopper.pos == at(4, 5)
+    assert shopper.key_pos["weight"] == at(4, 5)
+    assert shopper.value_pos["weight"] == at(4, 13)
+    steps = shopper["journeys"]["browse"]["steps"]
+    assert steps.pos == at(8, 11)
+    assert steps.item_pos == [at(8, 13), at(10, 15)]
+    save = steps[0]["save"]
+    assert save.pos == at(9, 19)
+    assert save.key_pos["first"] == at(9, 20)
+    assert save.value_pos["first"] == at(9, 27)
+    assert data["tags"].pos == at(11, 7)
+    assert data["tags"].item_pos == [at(11, 8), at(11, 12)]
+
+
+def test_position_of_a_path_value_or_key() -> None:
+    data = parse(DOC)
+    path = ["users", "Shopper", "journeys", "browse", "steps", 1, "think"]
+    assert position_of(data, path) == at(10, 22)
+    assert position_of(data, path, key=True) == at(10, 15)
+    assert position_of(data, ["users", "Shopper", "weight"], key=True) == at(4, 5)
+    assert position_of(data, []) == at(1, 1)
+
+
+def test_position_of_a_path_leaving_the_data_stops_at_the_deepest_node() -> None:
+    data = parse(DOC)
+    assert position_of(data, ["users", "Shopper", "missing", "deeper"]) == at(4, 5)
+    assert position_of(data, ["tags", 7]) == at(11, 7)
+    assert position_of(data, ["tags", -1]) == at(11, 7)  # negative indexes are not positions in the file
+    assert position_of(data, ["version", "below_a_scalar"]) == at(1, 10)
+
+
+def test_pos_of_a_container_or_the_default_for_a_scalar() -> None:
+    data = parse(DOC)
+    default = Position("other", 9, 9)
+    assert pos_of(data["tags"], default) == at(11, 7)
+    assert pos_of(data["version"], default) == default
+
+
+def test_block_scalar_value_starts_on_its_first_text_line() -> None:
+    data = parse(
+        """
+        body: |
+
+            first {{ a }}
+            second
+        folded: >
+          text
+        plain: x
+        """
+    )
+    assert isinstance(data, MarkedDict)
+    # Line 1 of the text is the line after "|" (here blank); the column is the text's indentation.
+    assert data.value_pos["body"] == at(2, 5)
+    assert data["body"] == "\nfirst {{ a }}\nsecond\n"
+    assert data.value_pos["folded"] == at(6, 3)
+    assert data.value_pos["plain"] == at(7, 8)
+
+
+def test_anchors_and_aliases_load_the_same_value() -> None:
+    data = parse(
+        """
+        x-headers: &common {Accept: application/json}
+        first: *common
+        items: &pair [1, 2]
+        again: *pair
+        """
+    )
+    assert isinstance(data, MarkedDict)
+    assert data["first"] == {"Accept": "application/json"}
+    assert data["again"] == [1, 2]
+    assert data["again"].item_pos == [at(3, 15), at(3, 18)]  # an alias carries the anchored node's positions
+
+
+def test_merge_keys_merge_and_explicit_keys_win_without_a_duplicate_error() -> None:
+    data = parse(
+        """
+        base: &base
+          timeout: 5s
+          client: fast
+        one:
+          <<: *base
+          client: http
+        two:
+          <<: [*base, {verify_tls: false}]
+        """
+    )
+    assert isinstance(data, MarkedDict)
+    assert data["one"] == {"timeout": "5s", "client": "http"}
+    assert data["one"].key_pos["client"] == at(6, 3)  # the explicit key, not the merged one
+    assert data["one"].key_pos["timeout"] == at(2, 3)  # a merged key points at where it is written
+    assert data["one"].value_pos["timeout"] == at(2, 12)
+    assert "<<" not in data["one"]
+    assert data["two"] == {"timeout": "5s", "client": "fast", "verify_tls": False}
+
+
+def test_duplicate_keys_are_reported_with_the_first_line() -> None:
+    assert errors_of(
+        """
+        name: a
+        vars:
+          x: 1
+          x: 2
+        name: b
+        """
+    ) == [
+        "s.yaml:4:3: duplicate key 'x' (first defined at line 3)",
+        "s.yaml:5:1: duplicate key 'name' (first defined at line 1)",
+    ]
+
+
+def test_duplicate_explicit_key_next_to_a_merge_is_still_a_duplicate() -> None:
+    assert errors_of(
+        """
+        base: &b {a: 1}
+        other:
+          <<: *b
+          a: 2
+          a: 3
+        """
+    ) == ["s.yaml:5:3: duplicate key 'a' (first defined at line 4)"]
+
+
+def test_yaml_syntax_error_points_at_the_problem_and_where_the_construct_began() -> None:
+    assert errors_of(
+        """
+        a: {b: 1
+        c: 2
+        """
+    ) == [
+        "s.yaml:2:2: YAML syntax error: expected ',' or '}', but got ':' "
+        "(while parsing a flow mapping that starts at line 1, column 4)"
+    ]
+
+
+def test_unclosed_quote_points_at_the_quote() -> None:
+    (error,) = errors_of('a: "abc\nb: 1\n')
+    assert error.startswith("s.yaml:3:1: YAML syntax error: found unexpected end of stream")
+    assert error.endswith("(while scanning a quoted scalar that starts at line 1, column 4)")
+
+
+def test_tab_indentation_hint() -> None:
+    assert errors_of("a:\n\tb: 1\n") == [
+        "s.yaml:2:1: YAML syntax error: while scanning for the next token, found character '\\t' "
+        "that cannot start any token (indent with spaces: YAML does not allow tabs there)"
+    ]
+
+
+def test_several_documents_are_an_error() -> None:
+    assert errors_of("a: 1\n---\nb: 2\n") == [
+        "s.yaml:2:1: YAML syntax error: expected a single document in the stream, but found another document"
+    ]
+
+
+def test_python_tags_are_refused() -> None:
+    assert errors_of("a: !!python/object/apply:os.getcwd []\n") == [
+        "s.yaml:1:4: YAML error: could not determine a constructor for the tag "
+        "'tag:yaml.org,2002:python/object/apply:os.getcwd' (scenarios are plain YAML: remove the tag)"
+    ]
+
+
+def test_non_scalar_keys_are_reported_at_the_key() -> None:
+    assert errors_of(
+        """
+        ok: 1
+        ? [a, b]
+        : 2
+        ? {c: 1}
+        : 3
+        """
+    ) == [
+        "s.yaml:2:3: a mapping key must be a plain scalar",
+        "s.yaml:4:3: a mapping key must be a plain scalar",
+    ]
+
+
+def test_scalar_keys_of_every_kind_load() -> None:
+    data = parse("1: a\n1.5: b\nnull: c\nname: d\n")
+    assert data == {1: "a", 1.5: "b", None: "c", "name": "d"}
+
+
+def test_empty_text_is_none_and_a_scalar_document_is_the_scalar() -> None:
+    assert parse_text("", "e.yaml") is None
+    assert parse_text("# just a comment\n", "e.yaml") is None
+    assert parse_text("42\n", "e.yaml") == 42
+
+
+def test_read_file_gives_the_file_name_in_positions(tmp_path: Path) -> None:
+    path = tmp_path / "s.yaml"
+    path.write_text("version: 1\n", encoding="utf-8")
+    data = read_file(path)
+    assert data == {"version": 1}
+    assert data.value_pos["version"] == Position(str(path), 1, 10)
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    path = tmp_path / "nope.yaml"
+    with pytest.raises(ScenarioErrors) as caught:
+        read_file(path)
+    assert [str(e) for e in caught.value.errors] == [f"{path}:1:1: file not found"]
+
+
+def test_a_directory_is_not_readable(tmp_path: Path) -> None:
+    with pytest.raises(ScenarioErrors) as caught:
+        read_file(tmp_path)
+    assert [str(e) for e in caught.value.errors] == [f"{tmp_path}:1:1: cannot read file: Is a directory"]
+
+
+def test_non_utf8_file_is_reported_at_the_bad_byte(tmp_path: Path) -> None:
+    path = tmp_path / "latin1.yaml"
+    path.write_bytes("version: 1\nname: éclair café\n".encode("latin-1"))
+    with pytest.raises(ScenarioErrors) as caught:
+        read_file(path)
+    assert [str(e) for e in caught.value.errors] == [
+        f"{path}:2:7: not UTF-8 text: byte 0xe9 here (save the file as UTF-8)"
+    ]
+
+
+def test_non_utf8_column_counts_characters_not_bytes(tmp_path: Path) -> None:
+    path = tmp_path / "mixed.yaml"
+    path.write_bytes("name: é".encode() + b"\xff\n")  # é is 2 bytes in UTF-8 but one column
+    with pytest.raises(ScenarioErrors) as caught:
+        read_file(path)
+    assert str(caught.value.errors[0]).startswith(f"{path}:1:8: not UTF-8 text: byte 0xff here")
+
+
+def test_utf8_bom_is_accepted(tmp_path: Path) -> None:
+    path = tmp_path / "bom.yaml"
+    path.write_bytes(b"\xef\xbb\xbfversion: 1\n")
+    assert read_file(path) == {"version": 1}
