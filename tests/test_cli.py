@@ -127,9 +127,16 @@ def test_scenario_from_environment_variable(target_url: str, scenario: Path, tmp
     assert stats(result)[("GET", "/items")]["requests"] > 0
 
 
-def test_scenario_from_locust_conf_and_from_config(target_url: str, scenario: Path, tmp_path: Path) -> None:
+def test_scenario_from_locust_conf_pyproject_and_config(target_url: str, scenario: Path, tmp_path: Path) -> None:
     (tmp_path / "locust.conf").write_text(f"scenario = {scenario}\n", encoding="utf-8")
     result = locust(headless(target_url), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert stats(result)[("GET", "/me")]["requests"] > 0
+
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "pyproject.toml").write_text(f'[tool.locust]\nscenario = "{scenario}"\n', encoding="utf-8")
+    result = locust(headless(target_url), cwd=project)
     assert result.returncode == 0, result.stderr
     assert stats(result)[("GET", "/me")]["requests"] > 0
 
@@ -274,3 +281,46 @@ def test_worker_with_another_scenario_fails_loudly(target_url: str, scenario: Pa
     assert master.returncode == 2
     assert "runs a different scenario" in master.stderr
     assert "give every worker the same scenario file" in master.stderr
+
+
+def test_web_ui_runs_the_scenario(target_url: str, scenario: Path, tmp_path: Path) -> None:
+    """The web UI starts, takes a swarm request like the browser's form, and reports live stats."""
+    import time
+    import urllib.parse
+    import urllib.request
+
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LOCUST_")}
+    command = [LOCUST, "-f", LOCUSTFILE, "--scenario", str(scenario), "-H", target_url]
+    command += ["--web-host", "127.0.0.1", "--web-port", str(port)]
+    process = subprocess.Popen(
+        command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(100):
+            try:
+                page = urllib.request.urlopen(base, timeout=1).read().decode()
+                break
+            except OSError:
+                time.sleep(0.1)
+        assert "Locust" in page
+        form = urllib.parse.urlencode({"user_count": 2, "spawn_rate": 2, "host": target_url}).encode()
+        started = json.loads(urllib.request.urlopen(f"{base}/swarm", data=form, timeout=5).read())
+        assert started["success"] is True
+        for _ in range(50):
+            rows = json.loads(urllib.request.urlopen(f"{base}/stats/requests", timeout=5).read())["stats"]
+            names = {row["name"]: row["num_requests"] for row in rows}
+            if names.get("/items/{item_id}", 0) > 0:
+                break
+            time.sleep(0.1)
+        assert names.get("/login", 0) == 2
+        assert names["/items/{item_id}"] > 0
+        assert all(row["num_failures"] == 0 for row in rows)
+        urllib.request.urlopen(urllib.request.Request(f"{base}/stop", method="POST"), timeout=5)
+        process.terminate()  # Locust shuts down gracefully on SIGTERM
+        assert process.wait(timeout=20) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
