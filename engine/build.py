@@ -18,19 +18,28 @@ from engine.errors import ErrorSink, Position, did_you_mean
 from engine.model import (
     METHODS,
     Assign,
+    Choose,
     Defaults,
     Expectation,
     Extractor,
+    Feed,
+    FeederSpec,
+    Fragment,
+    GraphQL,
+    If,
     Journey,
     Log,
+    Loop,
     Match,
     Persona,
+    Poll,
     Request,
     Scenario,
     SetHeaders,
     Step,
     Target,
     Think,
+    Use,
     Value,
     Wait,
 )
@@ -39,6 +48,7 @@ from engine.source import MarkedDict
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
 _DURATION = re.compile(r"^([0-9]+(?:\.[0-9]+)?)(ms|s|m|h)$")
 SOURCES = ("jsonpath", "header", "cookie", "regex", "status", "body")
+POOL_SIZE = 1000
 _INVALID = (AttributeError, KeyError, TypeError, ValueError, IndexError)
 _STATUS_CLASS = re.compile(r"^[1-5]xx$")
 T = TypeVar("T")
@@ -137,7 +147,18 @@ class _Builder:
                 personas.append(self.solo(name, node, client))
             except _INVALID:
                 continue
+        if not users and not solos:
+            self.sink.add(
+                self.pos(data),
+                "a scenario needs users: or journeys:",
+                "a file with only vars, fragments, data or services can be included by a scenario, not run",
+            )
         return Scenario(
+            services=self.assignments(_mapping(data.get("services"))),
+            fragments=self.fragments(_mapping(data.get("fragments"))),
+            feeders=self.feeders(_mapping(data.get("data"))),
+            setup=self.steps(data.get("setup") or []),
+            teardown=self.steps(data.get("teardown") or []),
             path=self.path,
             name=str(data.get("name") or self.path.stem),
             pos=self.pos(data),
@@ -162,6 +183,52 @@ class _Builder:
             normal = pylocale.normalize(locale.replace("-", "_")).split(".")[0]  # as Faker does
             if normal not in AVAILABLE_LOCALES:
                 self.sink.add(pos, f"unknown Faker locale '{locale}'", did_you_mean(locale, AVAILABLE_LOCALES))
+
+    def fragments(self, node: MarkedDict) -> dict[str, Fragment]:
+        built = {}
+        for name, spec in node.items():
+            params: tuple[tuple[str, Value | None], ...] = ()
+            steps: Any = spec
+            if isinstance(spec, MarkedDict):
+                declared = spec.get("params") or []
+                if isinstance(declared, MarkedDict):
+                    params = tuple((str(k), Value(v, self.pos(declared, k))) for k, v in declared.items())
+                elif isinstance(declared, list):
+                    params = tuple((str(k), None) for k in declared)
+                steps = spec.get("steps") or []
+            if isinstance(steps, list):
+                built[str(name)] = Fragment(str(name), params, self.steps(steps), self.key_pos(node, name))
+        return built
+
+    def feeders(self, node: MarkedDict) -> tuple[FeederSpec, ...]:
+        built = []
+        for name, spec in node.items():
+            if not isinstance(spec, MarkedDict):
+                continue
+            sources = [k for k in ("csv", "json", "rows") if k in spec]
+            if len(sources) != 1:
+                if len(sources) > 1:
+                    self.sink.add(
+                        self.key_pos(spec, sources[1]),
+                        f"a feeder reads one source: found both '{sources[0]}' and '{sources[1]}'",
+                    )
+                continue
+            source = sources[0]
+            if "delimiter" in spec and source != "csv":
+                self.sink.add(self.key_pos(spec, "delimiter"), "'delimiter' only applies to a csv feeder")
+            built.append(
+                FeederSpec(
+                    name=str(name),
+                    source=source,  # type: ignore[arg-type]
+                    pos=self.pos(spec, source),
+                    path=str(spec[source]) if source != "rows" else None,
+                    rows=tuple(spec[source]) if source == "rows" else (),
+                    strategy=spec.get("strategy", "sequential"),
+                    on_exhausted=spec.get("on_exhausted", "stop_user"),
+                    delimiter=str(spec.get("delimiter", ",")),
+                )
+            )
+        return tuple(built)
 
     def assignments(self, node: MarkedDict) -> tuple[tuple[str, Value], ...]:
         return tuple((str(k), Value(v, self.pos(node, k))) for k, v in node.items())
@@ -244,7 +311,43 @@ class _Builder:
         return tuple(built)
 
     def step(self, node: MarkedDict) -> Step | None:
+        """One step; an ``if`` on a step that is not an if block guards it (with ``else``)."""
+        if "if" in node and "then" not in node:
+            inner = self.kind(node)
+            if inner is None:
+                return None
+            otherwise = self.steps(node.get("else") or [])
+            return If(Value(node["if"], self.pos(node, "if")), (inner,), otherwise, self.pos(node))
+        return self.kind(node)
+
+    def kind(self, node: MarkedDict) -> Step | None:
         pos = self.pos(node)
+        if "then" in node:
+            condition = Value(node["if"], self.pos(node, "if"))
+            return If(condition, self.steps(node["then"] or []), self.steps(node.get("else") or []), pos)
+        if "loop" in node:
+            return self.loop(node)
+        if "choose" in node:
+            branches = tuple(
+                (lenient(int, branch.get("weight", 1), 1), self.steps(branch.get("steps") or []))
+                for branch in node["choose"]
+                if isinstance(branch, dict)
+            )
+            if branches and not any(weight for weight, _ in branches):
+                self.sink.add(self.pos(node, "choose"), "choose: every branch has weight 0")
+            return Choose(branches, pos)
+        if "poll" in node:
+            return self.poll(node)
+        if "use" in node:
+            args = _mapping(node.get("with"))
+            return Use(str(node["use"]), tuple((str(k), Value(v, self.pos(args, k))) for k, v in args.items()), pos)
+        if "feed" in node:
+            spec = node["feed"]
+            if isinstance(spec, dict):
+                return Feed(str(spec["from"]), str(spec.get("as", spec["from"])), pos)
+            return Feed(str(spec), str(spec), pos)
+        if "graphql" in node and not any(m in node for m in METHODS):
+            return self.request("graphql", node)
         methods = [m for m in METHODS if m in node]
         if len(methods) > 1:
             self.sink.add(
@@ -271,17 +374,84 @@ class _Builder:
             return Log(Value(node["log"], self.pos(node, "log")), pos)
         return None
 
-    def request(self, method: str, node: MarkedDict) -> Request:
-        bodies = [k for k in ("json", "form", "body") if k in node]
+    def loop(self, node: MarkedDict) -> Loop | None:
+        spec = node["loop"]
+        kinds = [k for k in ("count", "over", "while") if k in spec]
+        if len(kinds) != 1:
+            if len(kinds) > 1:
+                message = f"a loop has one of count, over, while: found '{kinds[0]}' and '{kinds[1]}'"
+                self.sink.add(self.key_pos(spec, kinds[1]), message)
+            return None
+        kind = kinds[0]
+        for key, applies in (("as", "over"), ("max", None)):
+            if key in spec and applies and kind != applies:
+                self.sink.add(self.key_pos(spec, key), f"'{key}' only applies to a loop over a list")
+        if kind == "count" and "max" in spec:
+            self.sink.add(self.key_pos(spec, "max"), "'max' applies to over and while: a count is its own bound")
+        return Loop(
+            kind=kind,  # type: ignore[arg-type]
+            arg=Value(spec[kind], self.pos(spec, kind)),
+            steps=self.steps(node.get("steps") or []),
+            pos=self.pos(node),
+            item=str(spec.get("as", "item")),
+            index=str(spec.get("index", "index")),
+            max=lenient(int, spec.get("max", 1000), 1000),
+        )
+
+    def poll(self, node: MarkedDict) -> Poll | None:
+        spec = node["poll"]
+        methods = [m for m in METHODS if m in spec]
+        if len(methods) != 1:
+            if len(methods) > 1:
+                self.sink.add(
+                    self.key_pos(spec, methods[1]),
+                    f"one poll sends one request: found both '{methods[0]}' and '{methods[1]}'",
+                )
+            return None
+        if "every" in spec and "backoff" in spec:
+            self.sink.add(self.key_pos(spec, "backoff"), "a poll has either every or backoff, not both")
+        request = self.request(methods[0], spec, on_failure=node.get("on_failure", "stop"))
+        until = self.expectation(spec["until"]) if isinstance(spec.get("until"), MarkedDict) else None
+        if until is None:
+            return None
+        backoff = _mapping(spec.get("backoff"))
+        every = lenient(seconds, backoff.get("initial", spec.get("every", 1)), 1.0)
+        return Poll(
+            request=request,
+            until=until,
+            pos=self.pos(node),
+            every=every,
+            factor=lenient(float, backoff.get("factor", 2 if backoff else 1), 1.0),
+            max_pause=lenient(seconds, backoff["max"], None) if "max" in backoff else None,
+            max_attempts=lenient(int, spec.get("max_attempts", 10), 10),
+            max_time=lenient(seconds, spec["max_time"], None) if "max_time" in spec else None,
+        )
+
+    def request(self, method: str, node: MarkedDict, on_failure: str | None = None) -> Request:
+        bodies = [k for k in ("json", "form", "body", "graphql") if k in node]
         if len(bodies) > 1:
             self.sink.add(
                 self.key_pos(node, bodies[1]),
                 f"a request has one body: found both '{bodies[0]}' and '{bodies[1]}'",
             )
         expect = node.get("expect")
+        graphql: GraphQL | None = None
+        if method == "graphql":
+            spec = node["graphql"]
+            url = Value(spec.get("url", "/graphql"), self.pos(spec, "url") if "url" in spec else self.pos(node, method))
+            graphql = GraphQL(
+                query=Value(spec["query"], self.pos(spec, "query")),
+                variables=self.value(spec, "variables"),
+                operation=str(spec["operation"]) if "operation" in spec else None,
+            )
+            method = "post"
+        else:
+            url = Value(node[method], self.pos(node, method))
         return Request(
             method=method.upper(),
-            url=Value(node[method], self.pos(node, method)),
+            url=url,
+            graphql=graphql,
+            service=str(node["service"]) if "service" in node else None,
             pos=self.pos(node),
             name=node.get("name"),
             params=self.value(node, "params"),
@@ -294,7 +464,7 @@ class _Builder:
             allow_redirects=node.get("allow_redirects"),
             expect=self.expectation(expect) if isinstance(expect, MarkedDict) else None,
             save=self.extractors(node.get("save")),
-            on_failure=node.get("on_failure", "stop"),
+            on_failure="continue" if (on_failure or node.get("on_failure")) == "continue" else "stop",
         )
 
     def extractors(self, node: Any) -> tuple[Extractor, ...]:
@@ -331,9 +501,18 @@ class _Builder:
                     pos=self.pos(spec, source),
                     group=spec.get("group"),
                     default=self.value(spec, "default"),
+                    share=self.share(spec.get("share")),
                 )
             )
         return tuple(built)
+
+    @staticmethod
+    def share(spec: Any) -> int | None:
+        if spec is True:
+            return POOL_SIZE
+        if isinstance(spec, dict):
+            return lenient(int, spec.get("max", POOL_SIZE), POOL_SIZE)
+        return None
 
     def expectation(self, node: MarkedDict) -> Expectation:
         status = node.get("status")

@@ -7,6 +7,7 @@ import sys
 from collections.abc import Sequence
 from typing import TextIO
 
+from engine.compose import Overrides
 from engine.load import check_file
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
@@ -31,6 +32,10 @@ def parser() -> argparse.ArgumentParser:
         description="Check scenario files: exit 0 when all are valid, 1 with one FILE:LINE:COL line per problem.",
     )
     validate.add_argument("files", nargs="+", metavar="FILE")
+    validate.add_argument("--env", metavar="NAME", help="check with one of the scenario's environments applied")
+    validate.add_argument(
+        "--var", metavar="NAME=VALUE", action="append", default=[], help="check with a var replaced (repeatable)"
+    )
     validate.add_argument("-q", "--quiet", action="store_true", help="print problems only")
     return root
 
@@ -47,7 +52,7 @@ def run(argv: Sequence[str], stdout: TextIO, stderr: TextIO) -> int:
         return EXIT_USAGE
     invalid = 0
     for file in args.files:
-        problems = check_file(file)
+        problems = check_file(file, Overrides(env=args.env, vars=tuple(args.var)))
         for problem in problems:
             stderr.write(f"{problem}\n")
         if problems:

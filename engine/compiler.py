@@ -1,40 +1,112 @@
-"""Stage 4: model -> program. Templates, JSONPath, regexes and schemas are compiled here, once.
+"""Stage 4: model -> program. Templates, JSONPath, regexes, schemas and feeders are compiled here, once.
 
 Also the scope analysis: a template may only use names defined before it —
-built-ins, scenario ``vars``, values saved or set by earlier steps of the same
-journey, or by the user's ``on_start``. Everything found goes to one
-:class:`ErrorSink`. The program is plain Python; :mod:`engine.users` turns it
-into Locust classes.
+built-ins, scenario ``vars``, values saved by ``setup``, values saved, set or
+fed by earlier steps of the same journey, or by the user's ``on_start``. After
+an ``if`` (or a ``choose``), only names every branch defines are known; a
+fragment is checked at each ``use`` with its parameters. Everything found goes
+to one :class:`ErrorSink`. The program is plain Python; :mod:`engine.users`
+turns it into Locust classes.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from engine.errors import ErrorSink, Position, did_you_mean
 from engine.expect import Checks
 from engine.extract import Saver
-from engine.model import Assign, Journey, Log, Persona, Request, Scenario, SetHeaders, Step, Think
-from engine.steps import HeadersStep, LogStep, RequestStep, SetStep, StepProgram, ThinkStep
-from engine.templates import Renderer, Scope, Templates
+from engine.feeders import Feeder, FeederError, FeederHub, load_rows
+from engine.model import (
+    Assign,
+    Choose,
+    Feed,
+    If,
+    Journey,
+    Log,
+    Loop,
+    Persona,
+    Poll,
+    Request,
+    Scenario,
+    SetHeaders,
+    Step,
+    Think,
+    Use,
+)
+from engine.pools import Pools
+from engine.steps import (
+    ChooseStep,
+    FeedStep,
+    HeadersStep,
+    IfStep,
+    LogStep,
+    LoopStep,
+    PollStep,
+    RequestStep,
+    SetStep,
+    StepProgram,
+    ThinkStep,
+    UseStep,
+    label,
+)
+from engine.templates import RESPONSE_NAMES, Constant, Mapping_, Renderer, Scope, Templates, stats_name
 
 _UNDEFINED_HINT = "define it under vars:, save it in an earlier step, or assign it with set:"
 _HOST_HINT = "host is rendered once at load time, before vars: it can only use env() and the other built-ins"
 
 
 def defined_names(steps: Iterable[Step]) -> dict[str, Position]:
-    """The names a sequence of steps saves or sets, each with where it is first defined."""
+    """The names a sequence of steps may save, set or feed (also inside blocks), each where first defined."""
     found: dict[str, Position] = {}
     for step in steps:
         if isinstance(step, Request):
             for extractor in step.save:
                 found.setdefault(extractor.var, extractor.pos)
+        elif isinstance(step, Poll):
+            for extractor in step.request.save:
+                found.setdefault(extractor.var, extractor.pos)
         elif isinstance(step, Assign):
             for name, value in step.values:
                 found.setdefault(name, value.pos)
+        elif isinstance(step, Feed):
+            found.setdefault(step.var, step.pos)
+        elif isinstance(step, If):
+            for name, pos in {**defined_names(step.then), **defined_names(step.otherwise)}.items():
+                found.setdefault(name, pos)
+        elif isinstance(step, Loop):
+            for name, pos in defined_names(step.steps).items():
+                found.setdefault(name, pos)
+        elif isinstance(step, Choose):
+            for _, branch in step.branches:
+                for name, pos in defined_names(branch).items():
+                    found.setdefault(name, pos)
     return found
+
+
+def shared_pools(steps: Iterable[Step]) -> dict[str, int]:
+    """The pools that ``save ... share:`` publishes into (also inside blocks), with their sizes."""
+    sizes: dict[str, int] = {}
+    for step in steps:
+        requests = [step] if isinstance(step, Request) else [step.request] if isinstance(step, Poll) else []
+        for request in requests:
+            for extractor in request.save:
+                if extractor.share is not None:
+                    sizes[extractor.var] = max(sizes.get(extractor.var, 0), extractor.share)
+        nested: list[Iterable[Step]] = []
+        if isinstance(step, If):
+            nested = [step.then, step.otherwise]
+        elif isinstance(step, Loop):
+            nested = [step.steps]
+        elif isinstance(step, Choose):
+            nested = [branch for _, branch in step.branches]
+        for block in nested:
+            for name, size in shared_pools(block).items():
+                sizes[name] = max(sizes.get(name, 0), size)
+    return sizes
 
 
 @dataclass
@@ -65,12 +137,19 @@ class Program:
     variables: list[tuple[str, Renderer]]
     personas: list[PersonaProgram] = field(default_factory=list)
     builtins: Scope = field(default_factory=dict)
+    setup: list[StepProgram] = field(default_factory=list)
+    teardown: list[StepProgram] = field(default_factory=list)
+    setup_names: list[str] = field(default_factory=list)
+    setup_values: Scope = field(default_factory=dict)
+    feeders: FeederHub = field(default_factory=lambda: FeederHub({}))
+    pools: Pools = field(default_factory=lambda: Pools({}))
 
     def new_scope(self) -> Scope:
-        """The variables of a new user: built-ins, then ``vars`` rendered in order."""
+        """The variables of a new user: built-ins, ``vars`` rendered in order, then what ``setup`` saved."""
         scope = dict(self.builtins)
         for name, renderer in self.variables:
             scope[name] = renderer.render(scope)
+        scope.update(self.setup_values)
         return scope
 
 
@@ -94,23 +173,41 @@ class _Compiler:
         self.sink = sink
         self.names_checked = check_names
         self.templates = Templates(scenario.faker_locale, scenario.faker_seed)
-        self.builtin_names = self.templates.builtin_names()
+        self.builtin_names = self.templates.builtin_names() | {"shared"}
         defaults = scenario.defaults
         self.default_headers = (
             self.templates.compile(defaults.headers.raw, defaults.headers.pos, sink) if defaults.headers else None
         )
-        self.base = scenario.path.parent
         # For "undefined variable" hints: the names the step sequence being compiled defines (maybe
         # after their use), and hints for names defined where the current steps cannot see them.
         self.sequence_names: dict[str, Position] = {}
         self.elsewhere: dict[str, str] = {}
+        self.services: dict[str, str] = {}
+        self.feeders: dict[str, Feeder] = {}
+        self.columns: dict[str, tuple[str, tuple[str, ...]]] = {}  # feed variable -> (feeder, columns)
+        every_step = [*scenario.setup, *scenario.teardown, *(s for f in scenario.fragments.values() for s in f.steps)]
+        for persona in scenario.personas:
+            every_step += [*persona.on_start, *persona.on_stop, *(s for j in persona.journeys for s in j.steps)]
+        self.pools = Pools(shared_pools(every_step))
+        self.using: list[str] = []  # fragments being compiled, to catch a fragment that uses itself
 
-    def check_names(self, names: dict[str, Position], known: set[str], fallback: str = _UNDEFINED_HINT) -> None:
+    # -- names -------------------------------------------------------------------
+    def check_names(self, renderer: Renderer, known: set[str], fallback: str = _UNDEFINED_HINT) -> None:
         if not self.names_checked:
             return
-        for name, pos in names.items():
+        for name, pos in renderer.names.items():
             if name not in known and name not in self.builtin_names:
                 self.sink.add(pos, f"undefined variable '{name}'", self.undefined_hint(name, known, fallback))
+        for (name, attr), pos in renderer.attrs.items():
+            if name == "shared" and "shared" not in known:
+                if attr not in self.pools.names():
+                    hint = did_you_mean(attr, self.pools.names()) or "publish it with share: true on a save"
+                    self.sink.add(pos, f"no save shares a pool named '{attr}'", hint)
+            elif name in self.columns and name in known:
+                feeder, columns = self.columns[name]
+                if attr not in columns:
+                    hint = did_you_mean(attr, columns) or f"its columns: {', '.join(columns)}"
+                    self.sink.add(pos, f"feeder '{feeder}' has no column '{attr}'", hint)
 
     def undefined_hint(self, name: str, known: set[str], fallback: str) -> str:
         later = self.sequence_names.get(name)
@@ -124,19 +221,29 @@ class _Compiler:
 
     def renderer(self, raw: Any, pos: Position, known: set[str]) -> Renderer:
         compiled = self.templates.compile(raw, pos, self.sink)
-        self.check_names(compiled.names, known)
+        self.check_names(compiled, known)
         return compiled
 
+    def condition(self, raw: Any, pos: Position, known: set[str]) -> Renderer:
+        """A condition must be one ``{{ expression }}`` (or a boolean), never text that is always truthy."""
+        compiled = self.renderer(raw, pos, known)
+        if isinstance(compiled, Constant) and not isinstance(raw, bool):
+            message = f"a condition must be one {{{{ expression }}}}, got {raw!r}"
+            self.sink.add(pos, message, 'e.g. "{{ quantity > 1 }}"')
+        elif not isinstance(compiled, Constant) and type(compiled).__name__ != "Expression":
+            self.sink.add(pos, "a condition must be one {{ expression }}, not text around it")
+        return compiled
+
+    # -- scenario ----------------------------------------------------------------
     def program(self) -> Program:
         scenario = self.scenario
         host: str | None = None
         probe: Scope = self.templates.builtins()
         if scenario.host is not None:
-            errors = len(self.sink.errors)
-            compiled = self.templates.compile(scenario.host.raw, scenario.host.pos, self.sink)
-            self.check_names(compiled.names, set(), fallback=_HOST_HINT)
-            if len(self.sink.errors) == errors:
-                host = self._try_render(compiled, probe, scenario.host.pos, "host")
+            host = self.load_time_value(scenario.host.raw, scenario.host.pos, probe, "host")
+        for name, value in scenario.services:
+            url = self.load_time_value(value.raw, value.pos, probe, f"services.{name}")
+            self.services[name] = str(url).rstrip("/") if url is not None else ""
         known: set[str] = set()
         variables = []
         self.sequence_names = {name: value.pos for name, value in scenario.vars}
@@ -145,10 +252,28 @@ class _Compiler:
             variables.append((name, compiled))
             known.add(name)
         self.sequence_names = {}
+        self.load_feeders()
+        setup_known = set(known)
+        setup = self.steps(scenario.setup, setup_known)
+        setup_names = sorted(setup_known - known)
+        known |= setup_known
+        teardown = self.steps(scenario.teardown, set(known))
         personas = [self.persona(persona, known) for persona in scenario.personas]
-        program = Program(scenario, self.templates, host, variables, personas)
+        program = Program(
+            scenario,
+            self.templates,
+            host,
+            variables,
+            personas,
+            setup=setup,
+            teardown=teardown,
+            setup_names=setup_names,
+            feeders=FeederHub(self.feeders),
+            pools=self.pools,
+        )
         if not self.sink.errors:  # (building ``fake`` would fail on an unknown locale, already reported)
             program.builtins = self.templates.builtins()
+            program.builtins["shared"] = self.pools
             scope = dict(program.builtins)
             for (name, compiled), (_, value) in zip(variables, scenario.vars, strict=True):
                 scope[name] = self._try_render(compiled, scope, value.pos, f"vars.{name}")
@@ -156,6 +281,24 @@ class _Compiler:
             if fake is not None and scenario.faker_seed is not None:
                 fake.seed_instance(scenario.faker_seed)  # users start the seeded sequence afresh
         return program
+
+    def load_time_value(self, raw: Any, pos: Position, probe: Scope, what: str) -> Any:
+        """A value rendered once at load time (host, services): built-ins only."""
+        errors = len(self.sink.errors)
+        compiled = self.templates.compile(raw, pos, self.sink)
+        self.check_names(compiled, set(), fallback=_HOST_HINT.replace("host", what))
+        if len(self.sink.errors) == errors:
+            return self._try_render(compiled, probe, pos, what)
+        return None
+
+    def load_feeders(self) -> None:
+        for spec in self.scenario.feeders:
+            try:
+                rows, columns = load_rows(spec, Path(spec.pos.file).parent)
+            except FeederError as exc:
+                self.sink.add(spec.pos, str(exc))
+                continue
+            self.feeders[spec.name] = Feeder(spec.name, rows, columns, spec.strategy, spec.on_exhausted)
 
     def _try_render(self, compiled: Renderer, scope: Scope, pos: Position, what: str) -> Any:
         try:
@@ -189,15 +332,25 @@ class _Compiler:
                         f"it is saved by the step at line {pos.line}, but defaults.headers can only use vars: "
                         "send this header with a headers: step after that step",
                     )
-        self.check_names(self.default_headers.names, {name for name, _ in self.scenario.vars})
+        self.check_names(self.default_headers, {name for name, _ in self.scenario.vars})
         self.elsewhere = {}
 
-    def steps(self, steps: tuple[Step, ...], known: set[str]) -> list[StepProgram]:
-        """Compile steps in order; names they save or set are added to ``known``."""
-        self.sequence_names = defined_names(steps)
+    # -- steps -------------------------------------------------------------------
+    def steps(self, steps: Iterable[Step], known: set[str]) -> list[StepProgram]:
+        """Compile steps in order; names they surely define are added to ``known``."""
+        steps = tuple(steps)
+        outer = self.sequence_names
+        self.sequence_names = {**outer, **defined_names(steps)}
         compiled = [self.step(step, known) for step in steps]
-        self.sequence_names = {}
+        self.sequence_names = outer
         return compiled
+
+    def block(
+        self, steps: Iterable[Step], known: set[str], extra: Iterable[str] = ()
+    ) -> tuple[list[StepProgram], set[str]]:
+        """Compile a nested block; returns its program and the names known at its end."""
+        inside = set(known) | set(extra)
+        return self.steps(steps, inside), inside
 
     def step(self, step: Step, known: set[str]) -> StepProgram:
         if isinstance(step, Request):
@@ -214,21 +367,115 @@ class _Compiler:
             return SetStep(step, values)
         if isinstance(step, Log):
             return LogStep(step, self.renderer(step.message.raw, step.message.pos, known))
+        if isinstance(step, If):
+            condition = self.condition(step.condition.raw, step.condition.pos, known)
+            then, then_known = self.block(step.then, known)
+            otherwise, else_known = self.block(step.otherwise, known)
+            known |= then_known & else_known
+            return IfStep(step, condition, then, otherwise)
+        if isinstance(step, Loop):
+            return self.loop(step, known)
+        if isinstance(step, Choose):
+            branches = [self.block(branch, known) for _, branch in step.branches]
+            if branches:
+                known |= set.intersection(*(names for _, names in branches))
+            return ChooseStep(step, [program for program, _ in branches])
+        if isinstance(step, Poll):
+            return self.poll(step, known)
+        if isinstance(step, Use):
+            return self.use(step, known)
+        if isinstance(step, Feed):
+            return self.feed(step, known)
         raise TypeError(f"unknown step {step!r}")
 
-    def request(self, step: Request, known: set[str]) -> RequestStep:
+    def loop(self, step: Loop, known: set[str]) -> LoopStep:
+        if step.kind == "while":
+            arg = self.condition(step.arg.raw, step.arg.pos, known)
+        else:
+            arg = self.renderer(step.arg.raw, step.arg.pos, known)
+        extra = [step.index, step.item] if step.kind == "over" else [step.index]
+        body, body_known = self.block(step.steps, known, extra)
+        if step.kind == "count" and isinstance(arg, Constant) and isinstance(arg.value, int) and arg.value > 0:
+            known |= body_known  # the body surely runs
+        return LoopStep(step, arg, body)
+
+    def feed(self, step: Feed, known: set[str]) -> FeedStep | StepProgram:
+        feeder = self.feeders.get(step.feeder)
+        if feeder is None:
+            declared = [spec.name for spec in self.scenario.feeders]
+            if step.feeder not in declared:
+                hint = did_you_mean(step.feeder, declared) or "declare it under data:"
+                self.sink.add(step.pos, f"unknown feeder '{step.feeder}'", hint)
+            known.add(step.var)
+            return ThinkStep(Think(0, 0, step.pos))  # never run: the scenario does not load
+        self.columns[step.var] = (step.feeder, feeder.columns)
+        known.add(step.var)
+        return FeedStep(step, feeder)
+
+    def use(self, step: Use, known: set[str]) -> StepProgram:
+        fragment = self.scenario.fragments.get(step.fragment)
+        if fragment is None:
+            hint = did_you_mean(step.fragment, self.scenario.fragments) or "define it in fragments: or include its file"
+            self.sink.add(step.pos, f"unknown fragment '{step.fragment}'", hint)
+            return UseStep(step.fragment, [], [], label("use", step.pos))
+        if step.fragment in self.using:
+            chain = " -> ".join([*self.using, step.fragment])
+            self.sink.add(step.pos, f"fragment '{step.fragment}' uses itself: {chain}")
+            return UseStep(step.fragment, [], [], label("use", step.pos))
+        declared = dict(fragment.params)
+        given = dict(step.args)
+        for name, value in step.args:
+            if name not in declared:
+                hint = did_you_mean(name, declared) or (
+                    f"its parameters: {', '.join(declared)}" if declared else "it takes no parameters"
+                )
+                self.sink.add(value.pos, f"fragment '{step.fragment}' has no parameter '{name}'", hint)
+        args: list[tuple[str, Renderer]] = []
+        for name, default in fragment.params:
+            if name in given:
+                args.append((name, self.renderer(given[name].raw, given[name].pos, known)))
+            elif default is not None:
+                args.append((name, self.renderer(default.raw, default.pos, known)))
+            else:
+                self.sink.add(step.pos, f"fragment '{step.fragment}' needs parameter '{name}'", "pass it in with:")
+        self.using.append(step.fragment)
+        inside = known | set(declared)
+        steps = self.steps(fragment.steps, inside)
+        self.using.pop()
+        known |= inside
+        return UseStep(step.fragment, args, steps, label("use", step.pos))
+
+    def request(self, step: Request, known: set[str], name: str | None = None) -> RequestStep:
         url = self.renderer(step.url.raw, step.url.pos, known)
         renderers: dict[str, Renderer] = {}
         for field_name in ("params", "headers", "json", "form", "body", "auth"):
             value = getattr(step, field_name)
             if value is not None:
                 renderers[field_name] = self.renderer(value.raw, value.pos, known)
-        checks = Checks(step.expect, self.base, self.templates, self.sink)
-        self.check_names(checks.names, known)
-        savers = [Saver(spec, self.templates, self.sink) for spec in step.save]
+        if step.graphql is not None:
+            graphql = step.graphql
+            parts: list[tuple[Any, Renderer]] = [("query", self.renderer(graphql.query.raw, graphql.query.pos, known))]
+            if graphql.variables is not None:
+                parts.append(("variables", self.renderer(graphql.variables.raw, graphql.variables.pos, known)))
+            if graphql.operation is not None:
+                parts.append(("operationName", Constant(graphql.operation)))
+            renderers["json"] = Mapping_(parts)
+        base_dir = Path(step.pos.file).parent
+        checks = Checks(step.expect, base_dir, self.templates, self.sink, graphql=step.graphql is not None)
+        self.check_names(checks.renderers(), known | set(RESPONSE_NAMES))
+        savers = [Saver(spec, self.templates, self.sink, self.pools) for spec in step.save]
         for saver in savers:
-            self.check_names(saver.names, known)
+            if saver.default is not None:
+                self.check_names(saver.default, known | set(RESPONSE_NAMES))
         known.update(saver.var for saver in savers)
+        base: str | None = None
+        if step.service is not None:
+            if step.service not in self.services and step.service not in dict(self.scenario.services):
+                hint = did_you_mean(step.service, self.services) or "declare it under services:"
+                self.sink.add(step.pos, f"unknown service '{step.service}'", hint)
+            base = self.services.get(step.service)
+        if name is None and step.name is None and step.graphql is not None and step.graphql.operation:
+            name = f"graphql {step.graphql.operation}"
         defaults = self.scenario.defaults
         return RequestStep(
             step,
@@ -239,7 +486,16 @@ class _Compiler:
             self.default_headers,
             timeout=step.timeout if step.timeout is not None else defaults.timeout,
             allow_redirects=step.allow_redirects if step.allow_redirects is not None else defaults.allow_redirects,
+            base=base,
+            name=name,
         )
+
+    def poll(self, step: Poll, known: set[str]) -> PollStep:
+        request = step.request
+        name = f"{request.name or stats_name(str(request.url.raw))} (poll)"
+        until = Checks(step.until, Path(step.pos.file).parent, self.templates, self.sink)
+        self.check_names(until.renderers(), known | set(RESPONSE_NAMES))
+        return PollStep(step, self.request(request, known, name=name), until)
 
 
 def compile_scenario(scenario: Scenario, sink: ErrorSink, check_names: bool = True) -> Program:

@@ -16,12 +16,12 @@ from typing import Any
 import jsonschema
 import yaml
 
-from engine.errors import ErrorSink, Position
+from engine.errors import ErrorSink
 from engine.jsonpaths import JsonPath, JsonPathError
 from engine.model import Expectation, Match, Target, Value
 from engine.response import NotJson, ResponseView
 from engine.source import position_of
-from engine.templates import Constant, Renderer, Scope, Templates
+from engine.templates import RESPONSE_NAMES, Constant, Renderer, Scope, Sequence_, Templates
 
 log = logging.getLogger("engine.expect")
 _ABSENT: Any = object()
@@ -175,7 +175,10 @@ class TargetCheck:
 class Checks:
     """Every check of one ``expect`` block (or the default: status below 400)."""
 
-    def __init__(self, spec: Expectation | None, base: Path, templates: Templates, sink: ErrorSink) -> None:
+    def __init__(
+        self, spec: Expectation | None, base: Path, templates: Templates, sink: ErrorSink, graphql: bool = False
+    ) -> None:
+        self.needs_response = False
         self.codes: frozenset[int] = frozenset()
         self.classes: frozenset[int] = frozenset()
         self.status_text = "status < 400"
@@ -185,6 +188,7 @@ class Checks:
         self.body_pattern = ""
         self.max_ms: float | None = None
         self.schema: jsonschema.protocols.Validator | None = None
+        self.graphql_errors = graphql and not (spec and any(t.key.startswith("$.errors") for t in spec.json))
         if spec is None:
             return
         if spec.status:
@@ -203,18 +207,33 @@ class Checks:
         self.max_ms = spec.max_ms
         if spec.schema is not None:
             self.schema = _schema_validator(spec.schema, base, sink)
+        self.needs_response = bool(set(self.renderers().names) & set(RESPONSE_NAMES))
 
-    @property
-    def names(self) -> dict[str, Position]:
-        found: dict[str, Position] = {}
-        renderers = [op.expected for t in self.targets for op in t.operators] + [r for r, _ in self.contains]
-        for renderer in renderers:
-            for name, pos in renderer.names.items():
-                found.setdefault(name, pos)
-        return found
+    def renderers(self) -> Renderer:
+        """Every expected value, as one renderer (for the compiler's name checks)."""
+        parts = [op.expected for t in self.targets for op in t.operators] + [r for r, _ in self.contains]
+        return Sequence_(parts)
+
+    @staticmethod
+    def response_scope(response: ResponseView, scope: Scope) -> Scope:
+        """``scope`` plus the response: status, headers, json (None when not JSON), body, elapsed_ms."""
+        try:
+            document = response.json()
+        except NotJson:
+            document = None
+        return {
+            **scope,
+            "status": response.status,
+            "headers": response.headers,
+            "json": document,
+            "body": response.text,
+            "elapsed_ms": response.elapsed_ms,
+        }
 
     def check(self, response: ResponseView, scope: Scope, problems: list[str]) -> None:
         """Append one short, stable reason per unmet expectation to ``problems``."""
+        if self.needs_response:
+            scope = self.response_scope(response, scope)
         status = response.status
         if self.codes or self.classes:
             if status not in self.codes and status // 100 not in self.classes:
@@ -243,6 +262,22 @@ class Checks:
                 where = _INDEX.sub("[*]", error.json_path)
                 rule = "false" if error.validator is None else error.validator  # a `false` (sub)schema
                 problems.append(f"schema: {where} fails '{rule}'")
+        if self.graphql_errors:
+            self.check_graphql(response, problems)
+
+    @staticmethod
+    def check_graphql(response: ResponseView, problems: list[str]) -> None:
+        """A GraphQL answer is 200 even when it failed: its ``errors`` make the request a failure."""
+        try:
+            document = response.json()
+        except NotJson as exc:
+            problems.append(f"graphql: {exc}")
+            return
+        errors = document.get("errors") if isinstance(document, dict) else None
+        if errors:
+            problems.append("graphql: the response has errors")
+            if log.isEnabledFor(logging.DEBUG):
+                log.debug("graphql errors: %r", errors)
 
 
 def _schema_validator(value: Value, base: Path, sink: ErrorSink) -> jsonschema.protocols.Validator | None:

@@ -9,6 +9,7 @@ from typing import Any
 from engine.errors import ErrorSink
 from engine.jsonpaths import JsonPath, JsonPathError
 from engine.model import Extractor
+from engine.pools import Pools
 from engine.response import NotJson, ResponseView
 from engine.templates import Renderer, Scope, Templates
 
@@ -20,10 +21,11 @@ class Missing(LookupError):
 class Saver:
     """One compiled ``save`` entry."""
 
-    __slots__ = ("_candidates", "_default", "_group", "_path", "_regex", "arg", "pick", "source", "var")
+    __slots__ = ("_candidates", "_default", "_group", "_path", "_regex", "arg", "pick", "pools", "source", "var")
 
-    def __init__(self, spec: Extractor, templates: Templates, sink: ErrorSink) -> None:
+    def __init__(self, spec: Extractor, templates: Templates, sink: ErrorSink, pools: Pools | None = None) -> None:
         self.var = spec.var
+        self.pools = pools if spec.share is not None else None
         self.source = spec.source
         self.arg = spec.arg
         self.pick = spec.pick
@@ -51,8 +53,9 @@ class Saver:
                     sink.add(spec.pos, f"regex '{spec.arg}' has no group named '{self._group}'")
 
     @property
-    def names(self) -> dict[str, Any]:
-        return self._default.names if self._default else {}
+    def default(self) -> Renderer | None:
+        """The compiled ``default:`` (None when a missing value must fail the step)."""
+        return self._default
 
     def _matches(self, response: ResponseView) -> list[Any]:
         source = self.source
@@ -124,3 +127,6 @@ def save_all(savers: list[Saver], response: ResponseView, scope: Scope, problems
             problems.append(str(exc) if isinstance(exc, Missing) else f"save {saver.var}: {exc}")
     if not problems:
         scope.update(saved)
+        for saver in savers:
+            if saver.pools is not None:
+                saver.pools.publish(saver.var, saved[saver.var])

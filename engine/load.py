@@ -1,16 +1,16 @@
-"""The pipeline in one call: file -> source -> validate -> build -> compile (-> Locust classes)."""
+"""The pipeline in one call: files -> source/compose -> validate -> build -> compile (-> Locust classes)."""
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from engine.build import build
 from engine.compiler import Program, compile_scenario
+from engine.compose import NO_OVERRIDES, Overrides, compose
 from engine.errors import ErrorSink, Position, ScenarioError, ScenarioErrors
-from engine.source import pos_of, read_file
-from engine.validate import describe, validate
+from engine.source import pos_of
+from engine.validate import describe
 
 
 @dataclass
@@ -22,32 +22,35 @@ class Plan:
     user_classes: dict[str, type] = field(default_factory=dict)
 
 
-def compile_file(path: str | Path) -> tuple[Program, str]:
-    """Read, validate, build and compile one scenario; raise :class:`ScenarioErrors` on any problem.
+def compile_file(path: str | Path, overrides: Overrides = NO_OVERRIDES) -> tuple[Program, str]:
+    """Read (with includes and overrides), validate, build and compile one scenario.
 
-    Does not import Locust: this is all ``python -m engine validate`` needs.
+    Raises :class:`ScenarioErrors` with every problem found. Returns the program
+    and a digest of every file it was read from. Does not import Locust: this is
+    all ``python -m engine validate`` needs.
     """
     path = Path(path)
-    data = read_file(path)
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+    composed = compose(path, overrides)
+    data = composed.data
     if not isinstance(data, dict):
+        if composed.problems:
+            raise ScenarioErrors(composed.problems)
         what = "an empty file" if data is None else describe(data)
         message = f"expected a scenario: a mapping with version: 1 and users: or journeys:, got {what}"
         raise ScenarioErrors([ScenarioError(pos_of(data, Position(str(path), 1, 1)), message)])
-    problems = validate(data)
     sink = ErrorSink()
-    sink.errors.extend(problems)
+    sink.errors.extend(composed.problems)
     scenario = build(data, path, sink)
     # With schema errors some steps were left out, so names they define would look undefined.
-    program = compile_scenario(scenario, sink, check_names=not problems)
+    program = compile_scenario(scenario, sink, check_names=not composed.problems)
     sink.raise_if_any()
-    return program, digest
+    return program, composed.digest
 
 
-def check_file(path: str | Path) -> list[ScenarioError]:
+def check_file(path: str | Path, overrides: Overrides = NO_OVERRIDES) -> list[ScenarioError]:
     """Every problem of one scenario file (empty when it is valid)."""
     try:
-        compile_file(path)
+        compile_file(path, overrides)
     except ScenarioErrors as exc:
         return exc.errors
     return []
@@ -58,9 +61,10 @@ def load_plan(
     module: str = "locustfile",
     tags: list[str] | None = None,
     exclude_tags: list[str] | None = None,
+    overrides: Overrides = NO_OVERRIDES,
 ) -> Plan:
     """Load a scenario all the way to Locust user classes."""
     from engine.users import user_classes
 
-    program, digest = compile_file(path)
+    program, digest = compile_file(path, overrides)
     return Plan(program, digest, user_classes(program, module, tags, exclude_tags))

@@ -18,6 +18,8 @@ from typing import Any
 from locust import events
 from locust.argument_parser import get_empty_argument_parser
 
+from engine import lifecycle
+from engine.compose import Overrides
 from engine.errors import ScenarioErrors
 from engine.load import Plan, load_plan
 
@@ -36,6 +38,21 @@ def add_arguments(parser: Any) -> None:
         env_var="LOCUST_SCENARIO",
         include_in_web_ui=False,
         help=SCENARIO_HELP,
+    )
+    parser.add_argument(
+        "--var",
+        metavar="<name=value>",
+        action="append",
+        default=[],
+        include_in_web_ui=False,
+        help="Replace a var of the scenario (repeatable): --var password=s3cret --var limit=20.",
+    )
+    parser.add_argument(
+        "--env",
+        metavar="<name>",
+        env_var="LOCUST_SCENARIO_ENV",
+        include_in_web_ui=False,
+        help="Apply one of the scenario's environments: (its host, vars and services).",
     )
 
 
@@ -68,7 +85,8 @@ def load_from_command_line(module: str, argv: list[str] | None = None) -> Plan:
         )
         sys.exit(EXIT_INVALID_SCENARIO)
     try:
-        plan = load_plan(options.scenario, module, options.tags, options.exclude_tags)
+        overrides = Overrides(env=options.env, vars=tuple(options.var or ()))
+        plan = load_plan(options.scenario, module, options.tags, options.exclude_tags, overrides)
     except ScenarioErrors as exc:
         for error in exc.errors:
             sys.stderr.write(f"{error}\n")
@@ -76,6 +94,7 @@ def load_from_command_line(module: str, argv: list[str] | None = None) -> Plan:
         sys.stderr.write(f"{count} problem{'s' if count != 1 else ''} in {options.scenario}; nothing was started.\n")
         sys.exit(EXIT_INVALID_SCENARIO)
     watch_workers(plan)
+    events.init.add_listener(lambda environment, runner=None, **_: lifecycle.attach(plan.program, environment, runner))
     return plan
 
 

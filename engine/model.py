@@ -45,6 +45,7 @@ class Extractor:
     pos: Position
     group: int | str | None = None
     default: Value | None = None
+    share: int | None = None  # publish into the pool of this name, keeping at most this many values
 
 
 @dataclass(frozen=True)
@@ -97,6 +98,17 @@ class Request:
     expect: Expectation | None = None
     save: tuple[Extractor, ...] = ()
     on_failure: Literal["stop", "continue"] = "stop"
+    service: str | None = None
+    graphql: GraphQL | None = None
+
+
+@dataclass(frozen=True)
+class GraphQL:
+    """A GraphQL operation sent by a request step."""
+
+    query: Value
+    variables: Value | None = None
+    operation: str | None = None
 
 
 @dataclass(frozen=True)
@@ -132,7 +144,98 @@ class Log:
     pos: Position
 
 
-Step = Request | Think | SetHeaders | Assign | Log
+@dataclass(frozen=True)
+class If:
+    """Run ``then`` when ``condition`` holds, else ``otherwise`` (also a guarded step: ``then`` is that step)."""
+
+    condition: Value
+    then: tuple[Step, ...]
+    otherwise: tuple[Step, ...]
+    pos: Position
+
+
+@dataclass(frozen=True)
+class Loop:
+    """Repeat steps ``count`` times, ``over`` a list, or ``while`` a condition holds; at most ``max`` rounds."""
+
+    kind: Literal["count", "over", "while"]
+    arg: Value
+    steps: tuple[Step, ...]
+    pos: Position
+    item: str = "item"
+    index: str = "index"
+    max: int = 1000
+
+
+@dataclass(frozen=True)
+class Choose:
+    """Run one branch, picked at random by weight."""
+
+    branches: tuple[tuple[int, tuple[Step, ...]], ...]
+    pos: Position
+
+
+@dataclass(frozen=True)
+class Poll:
+    """Repeat ``request`` until ``until`` holds: a pause between attempts, bounded in attempts and time."""
+
+    request: Request
+    until: Expectation
+    pos: Position
+    every: float = 1.0
+    factor: float = 1.0
+    max_pause: float | None = None
+    max_attempts: int = 10
+    max_time: float | None = None
+
+
+@dataclass(frozen=True)
+class Use:
+    """Run a fragment's steps here, with parameters."""
+
+    fragment: str
+    args: tuple[tuple[str, Value], ...]
+    pos: Position
+
+
+@dataclass(frozen=True)
+class Feed:
+    """Take the next row of a feeder into a variable."""
+
+    feeder: str
+    var: str
+    pos: Position
+
+
+Step = Request | Think | SetHeaders | Assign | Log | If | Loop | Choose | Poll | Use | Feed
+
+
+@dataclass(frozen=True)
+class Fragment:
+    """A reusable step list with parameters (``None`` default: required)."""
+
+    name: str
+    params: tuple[tuple[str, Value | None], ...]
+    steps: tuple[Step, ...]
+    pos: Position
+
+
+Strategy = Literal["sequential", "random", "shuffle", "circular", "unique"]
+OnExhausted = Literal["stop_user", "recycle", "fail"]
+
+
+@dataclass(frozen=True)
+class FeederSpec:
+    """``data.<name>``: where rows of test data come from and how users take them."""
+
+    name: str
+    source: Literal["csv", "json", "rows"]
+    pos: Position
+    path: str | None = None
+    rows: tuple[Any, ...] = ()
+    strategy: Strategy = "sequential"
+    on_exhausted: OnExhausted = "stop_user"
+    delimiter: str = ","
 
 
 @dataclass(frozen=True)
@@ -185,3 +288,8 @@ class Scenario:
     faker_locale: tuple[str, ...] = ("en_US",)
     faker_seed: int | None = None
     personas: tuple[Persona, ...] = ()
+    services: tuple[tuple[str, Value], ...] = ()
+    fragments: dict[str, Fragment] = field(default_factory=dict)
+    feeders: tuple[FeederSpec, ...] = ()
+    setup: tuple[Step, ...] = ()
+    teardown: tuple[Step, ...] = ()

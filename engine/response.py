@@ -46,6 +46,11 @@ class ResponseView:
             raise self._json
         return self._json
 
+    @property
+    def headers(self) -> Any:
+        """The response headers (a case-insensitive mapping; empty when there were none)."""
+        return self._raw.headers if self._raw.headers is not None else {}
+
     def header(self, name: str) -> str | None:
         headers = self._raw.headers
         if headers is None:

@@ -9,23 +9,39 @@ Steps talk to the running user through the small :class:`Runner` protocol
 from __future__ import annotations
 
 import base64
+import itertools
 import json
 import logging
 import random
-from collections.abc import Mapping
+import re
+import time
+from collections.abc import Iterator, Mapping
 from contextlib import AbstractContextManager
+from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlencode
 
+from engine.errors import Position
 from engine.expect import Checks
 from engine.extract import Saver, save_all
-from engine.model import Assign, Log, Request, SetHeaders, Think
+from engine.feeders import Exhausted, Feeder, FeederUnavailable
+from engine.model import Assign, Choose, Feed, If, Log, Loop, Poll, Request, SetHeaders, Think
 from engine.response import ResponseView
 from engine.templates import Renderer, Scope, stats_name
 
 log = logging.getLogger("engine.steps")
 _JSON_TYPE = {"Content-Type": "application/json"}
 _FORM_TYPE = {"Content-Type": "application/x-www-form-urlencoded"}
+_ABSOLUTE = re.compile(r"^https?://", re.IGNORECASE)
+
+
+class StopRequested(Exception):
+    """A step asks for its user to stop (a feeder ran out with ``on_exhausted: stop_user``)."""
+
+
+def label(kind: str, pos: Position) -> str:
+    """A stable stats name for a step that is not a request: ``loop (shop.yaml:42)``."""
+    return f"{kind} ({Path(pos.file).name}:{pos.line})"
 
 
 class Runner(Protocol):
@@ -95,6 +111,9 @@ def merge_headers(*layers: Mapping[str, Any]) -> dict[str, str]:
     return merged
 
 
+OK, FAILED, PENDING = "ok", "failed", "pending"
+
+
 class RequestStep(StepProgram):
     """Send one request, check it, save values from it and report it to Locust."""
 
@@ -108,10 +127,13 @@ class RequestStep(StepProgram):
         default_headers: Renderer | None,
         timeout: float,
         allow_redirects: bool,
+        base: str | None = None,
+        name: str | None = None,
     ) -> None:
         self.method = spec.method
-        self.name = spec.name or stats_name(str(spec.url.raw))
+        self.name = name or spec.name or stats_name(str(spec.url.raw))
         self.url = url
+        self.base = base
         self.params = renderers.get("params")
         self.headers = renderers.get("headers")
         self.default_headers = default_headers
@@ -126,6 +148,8 @@ class RequestStep(StepProgram):
 
     def _prepare(self, user: Runner, scope: Scope) -> tuple[str, dict[str, str], str | None]:
         url = str(self.url.render(scope))
+        if self.base is not None and not _ABSOLUTE.match(url):
+            url = self.base + url
         if self.params is not None:
             params = {k: form_value(v) for k, v in self.params.render(scope).items() if v is not None}
             if params:
@@ -155,20 +179,32 @@ class RequestStep(StepProgram):
         return url, headers, data
 
     def run(self, user: Runner, scope: Scope) -> bool:
+        return self.exchange(user, scope) != FAILED or self.keep_going
+
+    def exchange(self, user: Runner, scope: Scope, until: Checks | None = None, last: bool = True) -> str:
+        """Send, check, save, report: OK, FAILED, or PENDING (``until`` not met yet, and not ``last``)."""
         try:
             url, headers, data = self._prepare(user, scope)
         except Exception as exc:
             user.report_failure(self.method, self.name, f"template error: {exc}")
-            return self.keep_going
+            return FAILED
         with user.send(self.method, url, self.name, headers, data, self.timeout, self.allow_redirects) as response:
             error = user.transport_error(response, self.timeout)
             if error is not None:
                 response.failure(error)
-                return self.keep_going
+                return FAILED
             view = ResponseView(response, response.request_meta["response_time"], user.cookie)
             problems: list[str] = []
             try:
                 self.checks.check(view, scope, problems)
+                if until is not None and not problems:
+                    waiting: list[str] = []
+                    until.check(view, scope, waiting)
+                    if waiting and not last:
+                        response.success()
+                        return PENDING
+                    if waiting:
+                        problems.append("poll: still not " + "; ".join(waiting))
                 if self.savers and not problems:  # a response that fails its checks is not worth saving from
                     save_all(self.savers, view, scope, problems)
             except Exception as exc:
@@ -176,9 +212,38 @@ class RequestStep(StepProgram):
                 problems.append(f"check error: {exc}")
             if problems:
                 response.failure("; ".join(problems))
-                return self.keep_going
+                return FAILED
             response.success()
-            return True
+            return OK
+
+
+class PollStep(StepProgram):
+    """Repeat a request until ``until`` holds, pausing between attempts, within attempts and time bounds."""
+
+    def __init__(self, spec: Poll, request: RequestStep, until: Checks) -> None:
+        self.request = request
+        self.until = until
+        self.every = spec.every
+        self.factor = spec.factor
+        self.max_pause = spec.max_pause
+        self.max_attempts = spec.max_attempts
+        self.max_time = spec.max_time
+
+    def run(self, user: Runner, scope: Scope) -> bool:
+        started = time.monotonic()
+        pause = self.every
+        attempt = 1
+        while True:
+            too_late = self.max_time is not None and time.monotonic() - started + pause > self.max_time
+            last = attempt >= self.max_attempts or too_late
+            outcome = self.request.exchange(user, scope, self.until, last)
+            if outcome != PENDING:
+                return outcome == OK or self.request.keep_going
+            user.think(pause)
+            pause = pause * self.factor
+            if self.max_pause is not None:
+                pause = min(pause, self.max_pause)
+            attempt += 1
 
 
 class ThinkStep(StepProgram):
@@ -239,3 +304,155 @@ class LogStep(StepProgram):
         except Exception as exc:
             log.warning("log step: template error: %s", exc)
         return True
+
+
+def truthy(value: Any) -> bool:
+    """A condition's value as a boolean (the text "false" is false too)."""
+    if isinstance(value, str):
+        return value.strip().lower() not in ("", "false", "0", "no", "none")
+    return bool(value)
+
+
+class IfStep(StepProgram):
+    """Run ``then`` when the condition holds, else ``otherwise``."""
+
+    def __init__(self, spec: If, condition: Renderer, then: list[StepProgram], otherwise: list[StepProgram]) -> None:
+        self.condition = condition
+        self.then = then
+        self.otherwise = otherwise
+        self.label = label("if", spec.pos)
+
+    def run(self, user: Runner, scope: Scope) -> bool:
+        try:
+            holds = truthy(self.condition.render(scope))
+        except Exception as exc:
+            user.report_failure("IF", self.label, f"template error: {exc}")
+            return False
+        return run_steps(self.then if holds else self.otherwise, user, scope)
+
+
+class LoopStep(StepProgram):
+    """Repeat steps ``count`` times, ``over`` a list, or ``while`` a condition holds; never past ``max`` rounds."""
+
+    def __init__(self, spec: Loop, arg: Renderer, steps: list[StepProgram]) -> None:
+        self.kind = spec.kind
+        self.arg = arg
+        self.steps = steps
+        self.item = spec.item
+        self.index = spec.index
+        self.max = spec.max
+        self.label = label("loop", spec.pos)
+
+    def fail(self, user: Runner, message: str) -> bool:
+        user.report_failure("LOOP", self.label, message)
+        return False
+
+    def run(self, user: Runner, scope: Scope) -> bool:
+        try:
+            value = self.arg.render(scope)
+        except Exception as exc:
+            return self.fail(user, f"template error: {exc}")
+        if self.kind == "count":
+            if isinstance(value, bool) or not isinstance(value, (int, str)) or not str(value).isdigit():
+                return self.fail(user, "loop count is not a whole number")
+            for index in range(int(value)):
+                scope[self.index] = index
+                if not run_steps(self.steps, user, scope):
+                    return False
+            return True
+        if self.kind == "over":
+            if not isinstance(value, (list, tuple)):
+                return self.fail(user, "loop over: the value is not a list")
+            if len(value) > self.max:
+                return self.fail(user, f"loop over: more than {self.max} items (raise max)")
+            for index, item in enumerate(value):
+                scope[self.index], scope[self.item] = index, item
+                if not run_steps(self.steps, user, scope):
+                    return False
+            return True
+        index = 0
+        while True:
+            try:
+                holds = truthy(self.arg.render(scope)) if index else truthy(value)
+            except Exception as exc:
+                return self.fail(user, f"template error: {exc}")
+            if not holds:
+                return True
+            if index >= self.max:
+                return self.fail(user, f"loop while: still true after {self.max} rounds")
+            scope[self.index] = index
+            if not run_steps(self.steps, user, scope):
+                return False
+            index += 1
+
+
+class ChooseStep(StepProgram):
+    """Run one branch, picked at random by weight."""
+
+    def __init__(self, spec: Choose, branches: list[list[StepProgram]]) -> None:
+        self.branches = branches
+        self.cumulative = list(itertools.accumulate(weight for weight, _ in spec.branches))
+
+    def run(self, user: Runner, scope: Scope) -> bool:
+        (branch,) = random.choices(self.branches, cum_weights=self.cumulative)
+        return run_steps(branch, user, scope)
+
+
+class UseStep(StepProgram):
+    """Run a fragment's steps with its parameters set as variables."""
+
+    def __init__(self, name: str, args: list[tuple[str, Renderer]], steps: list[StepProgram], where: str) -> None:
+        self.name = name
+        self.args = args
+        self.steps = steps
+        self.label = where
+
+    def run(self, user: Runner, scope: Scope) -> bool:
+        values = {}
+        for param, renderer in self.args:
+            try:
+                values[param] = renderer.render(scope)
+            except Exception as exc:
+                user.report_failure("USE", self.label, f"template error in {param}: {exc}")
+                return False
+        scope.update(values)
+        return run_steps(self.steps, user, scope)
+
+
+class FeedStep(StepProgram):
+    """Take the next row of a feeder into a variable."""
+
+    def __init__(self, spec: Feed, feeder: Feeder) -> None:
+        self.feeder = feeder
+        self.var = spec.var
+        self.label = label("feed", spec.pos)
+
+    def run(self, user: Runner, scope: Scope) -> bool:
+        try:
+            scope[self.var] = self.feeder.take()
+        except Exhausted as exc:
+            if exc.policy == "stop_user":
+                raise StopRequested(str(exc)) from None
+            user.report_failure("FEED", self.label, str(exc))
+            return False
+        except FeederUnavailable as exc:  # a worker that the master could not serve
+            user.report_failure("FEED", self.label, str(exc))
+            return False
+        return True
+
+
+def iter_requests(steps: list[StepProgram]) -> Iterator[RequestStep]:
+    """Every request step in ``steps``, also inside blocks, polls and fragments."""
+    for step in steps:
+        if isinstance(step, RequestStep):
+            yield step
+        elif isinstance(step, PollStep):
+            yield step.request
+        elif isinstance(step, IfStep):
+            yield from iter_requests(step.then)
+            yield from iter_requests(step.otherwise)
+        elif isinstance(step, (LoopStep, UseStep)):
+            yield from iter_requests(step.steps)
+        elif isinstance(step, ChooseStep):
+            for branch in step.branches:
+                yield from iter_requests(branch)

@@ -26,12 +26,13 @@ from typing import Any
 from jinja2 import StrictUndefined, TemplateSyntaxError, Undefined, meta, nodes
 from jinja2.sandbox import SandboxedEnvironment
 
-from engine.errors import ErrorSink, Position
+from engine.errors import ErrorSink, Position, did_you_mean
 
 Scope = dict[str, Any]
 _MISSING = object()
 _EXPRESSION = re.compile(r"\{\{(.*?)\}\}", re.DOTALL)
 _STATEMENT = re.compile(r"\{%.*?%\}", re.DOTALL)
+_UNKNOWN = re.compile(r"No (filter|test) named '(\w+)'")
 
 
 def env_var(name: str, default: Any = _MISSING) -> Any:
@@ -50,6 +51,12 @@ def now(fmt: str | None = None) -> str:
     return moment.strftime(fmt) if fmt else moment.isoformat()
 
 
+def sample(items: Iterable[Any], k: int) -> list[Any]:
+    """``sample(list, k)``: ``k`` different items in random order (all of them when there are fewer)."""
+    seq = list(items)
+    return _random.sample(seq, min(k, len(seq)))
+
+
 def choice(items: Iterable[Any]) -> Any:
     """``choice(list)``: a random item."""
     seq = items if isinstance(items, (list, tuple, str)) else list(items)
@@ -62,19 +69,25 @@ BUILTINS: dict[str, Callable[..., Any]] = {
     "randint": _random.randint,
     "random": _random.random,
     "choice": choice,
+    "sample": sample,
     "now": now,
 }
 RESPONSE_NAMES = ("status", "headers", "json", "body", "elapsed_ms")
 
 
 class Renderer:
-    """A compiled value: ``render(scope)`` gives the value for one use."""
+    """A compiled value: ``render(scope)`` gives the value for one use.
 
-    __slots__ = ("names",)
+    ``names`` are the variables it reads (with where each is first used) and
+    ``attrs`` the ``name.attribute`` reads, so that the compiler can check both.
+    """
+
+    __slots__ = ("attrs", "names")
     constant = False
 
-    def __init__(self, names: Mapping[str, Position]) -> None:
+    def __init__(self, names: Mapping[str, Position], attrs: Mapping[tuple[str, str], Position] | None = None) -> None:
         self.names = dict(names)
+        self.attrs = dict(attrs or {})
 
     def render(self, scope: Scope) -> Any:
         raise NotImplementedError
@@ -99,8 +112,10 @@ class Text(Renderer):
 
     __slots__ = ("_concat", "_func", "_template")
 
-    def __init__(self, template: Any, names: Mapping[str, Position]) -> None:
-        super().__init__(names)
+    def __init__(
+        self, template: Any, names: Mapping[str, Position], attrs: Mapping[tuple[str, str], Position] | None = None
+    ) -> None:
+        super().__init__(names, attrs)
         self._template = template
         self._func = template.root_render_func
         self._concat = "".join
@@ -118,8 +133,14 @@ class Expression(Renderer):
 
     __slots__ = ("_builds", "_func", "_template")
 
-    def __init__(self, template: Any, names: Mapping[str, Position], builds: bool = False) -> None:
-        super().__init__(names)
+    def __init__(
+        self,
+        template: Any,
+        names: Mapping[str, Position],
+        builds: bool = False,
+        attrs: Mapping[tuple[str, str], Position] | None = None,
+    ) -> None:
+        super().__init__(names, attrs)
         self._template = template
         self._func = template.root_render_func
         self._builds = builds
@@ -154,11 +175,7 @@ class Mapping_(Renderer):
     __slots__ = ("items",)
 
     def __init__(self, items: list[tuple[Any, Renderer]]) -> None:
-        names: dict[str, Position] = {}
-        for _, item in items:
-            for name, pos in item.names.items():
-                names.setdefault(name, pos)
-        super().__init__(names)
+        super().__init__(*_merged(item for _, item in items))
         self.items = items
 
     def render(self, scope: Scope) -> dict[Any, Any]:
@@ -171,15 +188,37 @@ class Sequence_(Renderer):
     __slots__ = ("items",)
 
     def __init__(self, items: list[Renderer]) -> None:
-        names: dict[str, Position] = {}
-        for item in items:
-            for name, pos in item.names.items():
-                names.setdefault(name, pos)
-        super().__init__(names)
+        super().__init__(*_merged(items))
         self.items = items
 
     def render(self, scope: Scope) -> list[Any]:
         return [item.render(scope) for item in self.items]
+
+
+def _merged(renderers: Iterable[Renderer]) -> tuple[dict[str, Position], dict[tuple[str, str], Position]]:
+    """The names and attributes of several renderers, each at its first use."""
+    names: dict[str, Position] = {}
+    attrs: dict[tuple[str, str], Position] = {}
+    for renderer in renderers:
+        for name, pos in renderer.names.items():
+            names.setdefault(name, pos)
+        for attr, pos in renderer.attrs.items():
+            attrs.setdefault(attr, pos)
+    return names, attrs
+
+
+def attribute_reads(tree: nodes.Node) -> set[tuple[str, str]]:
+    """``(name, attribute)`` for every ``name.attribute`` and ``name['attribute']`` in a template."""
+    found = set()
+    node: Any
+    for node in tree.find_all((nodes.Getattr, nodes.Getitem)):
+        if not isinstance(node.node, nodes.Name):
+            continue
+        if isinstance(node, nodes.Getattr):
+            found.add((node.node.name, node.attr))
+        elif isinstance(node.arg, nodes.Const) and isinstance(node.arg.value, str):
+            found.add((node.node.name, node.arg.value))
+    return found
 
 
 def has_template(text: str) -> bool:
@@ -225,6 +264,14 @@ class Templates:
             fake.seed_instance(self.faker_seed)
         return fake
 
+    def _hint(self, error: TemplateSyntaxError) -> str | None:
+        """A "did you mean" for an unknown filter or test."""
+        unknown = _UNKNOWN.search(error.message or "")
+        if unknown is None:
+            return None
+        known = self.env.filters if unknown.group(1) == "filter" else self.env.tests
+        return did_you_mean(unknown.group(2), known)
+
     def compile(self, raw: Any, pos: Position, sink: ErrorSink) -> Renderer:
         """Compile a YAML value; syntax errors go to ``sink`` (the value then renders as is)."""
         if isinstance(raw, str):
@@ -248,11 +295,12 @@ class Templates:
             return Constant(text)
         try:
             tree = self.env.parse(text)
+            names = {name: pos for name in meta.find_undeclared_variables(tree)}  # also finds unknown filters
         except TemplateSyntaxError as exc:
             line = pos.line + (exc.lineno or 1) - 1
-            sink.add(Position(pos.file, line, pos.col), f"template syntax error: {exc.message}")
+            sink.add(Position(pos.file, line, pos.col), f"template syntax error: {exc.message}", self._hint(exc))
             return Constant(text)
-        names = {name: pos for name in meta.find_undeclared_variables(tree)}
+        attrs = {read: pos for read in attribute_reads(tree) if read[0] in names}
         if "fake" in names:
             self.uses_fake = True
         body = tree.body
@@ -266,5 +314,5 @@ class Templates:
             inner = inner[2:-2].strip("-")
             expression = self.env.compile_expression(inner, undefined_to_none=False)
             builds = any(True for _ in tree.find_all((nodes.List, nodes.Dict, nodes.Tuple, nodes.Filter, nodes.Call)))
-            return Expression(expression._template, names, builds)
-        return Text(self.env.from_string(text), names)
+            return Expression(expression._template, names, builds, attrs)
+        return Text(self.env.from_string(text), names, attrs)

@@ -21,7 +21,7 @@ from locust.user.task import LOCUST_STATE_RUNNING, LOCUST_STATE_STOPPING, LOCUST
 
 from engine.compiler import JourneyProgram, PersonaProgram, Program
 from engine.model import Wait
-from engine.steps import RequestStep, run_steps
+from engine.steps import StopRequested, iter_requests, run_steps
 
 log = logging.getLogger("engine.users")
 
@@ -78,25 +78,41 @@ class ScenarioUser:
         self.session_headers: dict[str, str] = {}
         self.started = False
         self.retry_waits = False
+        self.stop_reason: str | None = None
 
     def on_start(self) -> None:
         """Run ``on_start``; when it fails, no journey runs until a retry succeeds."""
-        self.started = run_steps(self.persona_program.on_start, self, self.vars)
+        self.started = self._start()
         self.retry_waits = not self.started
+
+    def _start(self) -> bool:
+        try:
+            return run_steps(self.persona_program.on_start, self, self.vars)
+        except StopRequested as stop:  # stopped at the first task, where Locust expects StopUser
+            self.stop_reason = str(stop)
+            return False
 
     def on_stop(self) -> None:
         if self.started and self.persona_program.on_stop:
             run_steps(self.persona_program.on_stop, self, self.vars)
 
     def run_journey(self, journey: JourneyProgram) -> None:
+        if self.stop_reason is not None:
+            raise StopUser()
         if not self.started:
             if self.retry_waits:  # the first task right after a failed on_start: wait before retrying
                 self.retry_waits = False
                 return
-            self.started = run_steps(self.persona_program.on_start, self, self.vars)
+            self.started = self._start()
             if not self.started:
+                if self.stop_reason is not None:
+                    raise StopUser()
                 return
-        run_steps(journey.steps, self, dict(self.vars))
+        try:
+            run_steps(journey.steps, self, dict(self.vars))
+        except StopRequested as stop:
+            self.stop_reason = str(stop)
+            raise StopUser() from None
 
     def think(self, seconds: float) -> None:
         """Sleep like Locust's own wait: a stopping user stops here instead of finishing the journey."""
@@ -248,7 +264,7 @@ def longest_timeout(persona_program: PersonaProgram, default: float) -> float:
     """The longest timeout of any request of a persona (``default`` when none is longer)."""
     steps = [*persona_program.on_start, *persona_program.on_stop]
     steps += [step for journey in persona_program.journeys for step in journey.steps]
-    return max([default, *(step.timeout for step in steps if isinstance(step, RequestStep))])
+    return max([default, *(step.timeout for step in iter_requests(steps))])
 
 
 def _journey_task(journey: JourneyProgram) -> Callable[[Any], None]:

@@ -48,6 +48,38 @@ def _validator() -> jsonschema.Draft7Validator:
     return jsonschema.Draft7Validator(schema())
 
 
+# Words that authors bring from other tools (Artillery, k6, Tavern, Hurl...) and the key meant here.
+SYNONYMS = {
+    "sleep": "think",
+    "pause": "think",
+    "delay": "think",
+    "capture": "save",
+    "extract": "save",
+    "assert": "expect",
+    "asserts": "expect",
+    "check": "expect",
+    "checks": "expect",
+    "validate": "expect",
+    "statuscode": "status",
+    "status_code": "status",
+    "qs": "params",
+    "query": "params",
+    "data": "form",
+    "iftrue": "if",
+    "when": "if",
+    "repeat": "loop",
+    "count": "loop",
+    "fragment": "use",
+    "include": "use",
+}
+
+
+def suggest(key: Any, allowed: Any) -> str | None:
+    """A "did you mean" for a word another tool uses, when what it means here is allowed."""
+    meant = SYNONYMS.get(str(key).lower())
+    return f"did you mean '{meant}'?" if meant is not None and meant in allowed else None
+
+
 def validate(data: Any) -> list[ScenarioError]:
     """Every schema problem of ``data`` (as loaded by :mod:`engine.source`)."""
     problems: list[ScenarioError] = []
@@ -120,8 +152,12 @@ def _resolve(ref: str) -> Any:
 
 
 def _keys_of(branch: dict[str, Any]) -> tuple[list[str], list[str]]:
-    """(discriminating required keys, all known property names) of a branch schema."""
-    required = list(branch.get("required", []))
+    """(discriminating keys, all known property names) of a branch schema.
+
+    The first required key names a kind of node (``if`` for ``{if, then}``); the
+    alternatives of an anyOf of required keys (get, post, ...) name it too.
+    """
+    required = list(branch.get("required", [])[:1])
     for sub in branch.get("anyOf", []):
         required.extend(sub.get("required", []))
     return required, list(branch.get("properties", {}))
@@ -157,7 +193,11 @@ def _explain_any_of(error: ValidationError, root: Any) -> Iterator[ScenarioError
         wanted = ", ".join(discriminators)
         if unknown:
             for key in unknown:
-                hint = did_you_mean(key, discriminators) or did_you_mean(key, known)
+                hint = (
+                    suggest(key, discriminators + known)
+                    or did_you_mean(key, discriminators)
+                    or did_you_mean(key, known)
+                )
                 if len(discriminators) == 1:
                     message, hint = f"unknown key '{key}'", hint or f"the key here is '{discriminators[0]}'"
                 else:
@@ -203,7 +243,7 @@ def _explain_unknown_keys(error: ValidationError, root: Any, rivals: list[str]) 
             hint = "split it into two steps" if in_list else "keep only one of them"
             yield ScenarioError(pos, f"'{key}' cannot be combined with '{own}'", hint)
         else:
-            yield ScenarioError(pos, f"unknown key '{key}'", did_you_mean(key, properties))
+            yield ScenarioError(pos, f"unknown key '{key}'", suggest(key, properties) or did_you_mean(key, properties))
 
 
 def _types(branch: dict[str, Any]) -> list[str]:

@@ -21,6 +21,7 @@ import pytest
 from locust.env import Environment
 from locust.stats import StatsError
 
+from engine import lifecycle
 from engine.load import load_plan
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -65,6 +66,15 @@ class Harness:
             cls.host = host
         self.env = Environment(user_classes=list(self.classes.values()), host=host, catch_exceptions=False)
         self.runner = self.env.create_local_runner()
+        lifecycle.attach(self.plan.program, self.env, self.runner)
+
+    def start_test(self) -> None:
+        """Fire Locust's test_start, as the runner does before spawning: setup runs."""
+        self.env.events.test_start.fire(environment=self.env)
+
+    def stop_test(self) -> None:
+        """Fire Locust's test_stop, as the runner does after the load: teardown runs."""
+        self.env.events.test_stop.fire(environment=self.env)
 
     def user(self, name: str | None = None, *, start: bool = True) -> Any:
         """A user of class ``name`` (the only class when None), after its on_start when ``start``."""

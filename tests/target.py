@@ -135,6 +135,20 @@ def create_app() -> Flask:
             return jsonify(attempt=attempts[key]), 503
         return jsonify(attempt=attempts[key])
 
+    records: dict[str, list[Any]] = {}
+
+    @app.post("/record/<bucket>")
+    def record(bucket: str):  # type: ignore[no-untyped-def]
+        """Append the JSON body to the list ``bucket`` (tests count what users did, across processes)."""
+        entries = records.setdefault(bucket, [])
+        entries.append(request.get_json(silent=True))
+        return jsonify(count=len(entries)), 201
+
+    @app.get("/record/<bucket>")
+    def recorded(bucket: str):  # type: ignore[no-untyped-def]
+        """The JSON bodies posted to ``bucket``, in arrival order."""
+        return jsonify(records.get(bucket, []))
+
     @app.get("/health")
     def health():  # type: ignore[no-untyped-def]
         return jsonify(status="ok", time=time.time())

@@ -158,7 +158,9 @@ def test_tags_select_journeys(target_url: str, scenario: Path, tmp_path: Path) -
 
 def test_processes_and_reports(target_url: str, scenario: Path, tmp_path: Path) -> None:
     html = tmp_path / "report.html"
-    args = ["--scenario", str(scenario), "--processes", "2", "--html", str(html), *headless(target_url, 3, 4)]
+    port = str(free_port())  # not Locust's default 5557, which another run may be using
+    args = ["--scenario", str(scenario), "--processes", "2", "--master-bind-port", port, "--master-port", port]
+    args += ["--html", str(html), *headless(target_url, 3, 4)]
     result = locust(args, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     rows = stats(result)

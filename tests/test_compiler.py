@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import textwrap
 from collections.abc import Callable
 from pathlib import Path
@@ -96,7 +95,10 @@ def test_valid_file_compiles_without_errors(tmp_path: Path) -> None:
     path.write_text(VALID, encoding="utf-8")
     assert check_file(path) == []
     program, digest = compile_file(path)
-    assert digest == hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+    assert len(digest) == 16 and digest == compile_file(path)[1]  # stable for the same files
+    path.write_text(VALID + "\n# edited\n", encoding="utf-8")
+    assert compile_file(path)[1] != digest  # and different when a file changes
+    path.write_text(VALID, encoding="utf-8")
     assert program.host == "http://127.0.0.1:8080"
     assert [p.persona.name for p in program.personas] == ["Buyer", "Browse"]
     buyer = program.personas[0]

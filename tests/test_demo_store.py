@@ -116,7 +116,7 @@ def test_health_unknown_paths_and_wrong_methods_answer_json(client: Client) -> N
     expect(client.get(f"/api/products/{10**30}"), 404)
     bad_body = expect(client.post("/user-api/register", data="not json"), 422)
     assert bad_body["detail"] == "request body must be a JSON object"
-    expect(client.post("/inventory-api/products", json=[1, 2]), 422)
+    expect(client.post("/inventory-api/products", token=admin_token(client), json=[1, 2]), 422)
 
 
 def test_listening_address_and_port(store: DemoStore) -> None:
@@ -472,15 +472,23 @@ def test_many_concurrent_shoppers_get_no_errors(store: DemoStore) -> None:
 
 
 def test_inventory_product_crud(client: Client) -> None:
+    admin = admin_token(client)
     created = expect(
         client.post(
-            "/inventory-api/products", json={"sku": "TST-1", "name": "Test Gadget", "price": 9.99, "stock": 10}
+            "/inventory-api/products",
+            token=admin,
+            json={"sku": "TST-1", "name": "Test Gadget", "price": 9.99, "stock": 10},
         ),
         201,
     )
     assert created == {"id": created["id"], "sku": "TST-1", "name": "Test Gadget", "price": 9.99, "stock": 10}
     pid = created["id"]
-    expect(client.post("/inventory-api/products", json={"sku": "TST-1", "name": "Again", "price": 1, "stock": 1}), 409)
+    expect(
+        client.post(
+            "/inventory-api/products", token=admin, json={"sku": "TST-1", "name": "Again", "price": 1, "stock": 1}
+        ),
+        409,
+    )
     for body in (
         {"name": "No sku", "price": 1, "stock": 1},
         {"sku": "X-1", "price": 1, "stock": 1},
@@ -493,7 +501,7 @@ def test_inventory_product_crud(client: Client) -> None:
         {"sku": "X-1", "name": "n", "price": True, "stock": 1},
         {"sku": "X-1", "name": "n", "price": 1e300, "stock": 1},
     ):
-        expect(client.post("/inventory-api/products", json=body), 422)
+        expect(client.post("/inventory-api/products", token=admin, json=body), 422)
     assert expect(client.get(f"/inventory-api/products/{pid}"), 200) == created
     expect(client.get("/inventory-api/products/99999"), 404)
     # listing and search
@@ -509,35 +517,80 @@ def test_inventory_product_crud(client: Client) -> None:
     for params in ({"limit": "x"}, {"limit": 0}, {"limit": 1000}, {"offset": -1}):
         expect(client.get("/inventory-api/products", params=params), 422)
     # update
-    updated = expect(client.put(f"/inventory-api/products/{pid}", json={"price": 12.5}), 200)
+    updated = expect(client.put(f"/inventory-api/products/{pid}", token=admin, json={"price": 12.5}), 200)
     assert updated == {**created, "price": 12.5}
-    assert expect(client.put(f"/inventory-api/products/{pid}", json={"name": "Renamed"}), 200)["name"] == "Renamed"
+    assert (
+        expect(client.put(f"/inventory-api/products/{pid}", token=admin, json={"name": "Renamed"}), 200)["name"]
+        == "Renamed"
+    )
     for body in ({}, {"price": -1}, {"price": "x"}, {"name": ""}, {"stock": 99}):
-        expect(client.put(f"/inventory-api/products/{pid}", json=body), 422)
-    expect(client.put("/inventory-api/products/99999", json={"price": 1}), 404)
+        expect(client.put(f"/inventory-api/products/{pid}", token=admin, json=body), 422)
+    expect(client.put("/inventory-api/products/99999", token=admin, json={"price": 1}), 404)
     # stock
     assert expect(client.get(f"/inventory-api/products/{pid}/stock"), 200) == {"product_id": pid, "stock": 10}
-    assert expect(client.post(f"/inventory-api/products/{pid}/restock", json={"quantity": 5}), 200) == {
+    assert expect(client.post(f"/inventory-api/products/{pid}/restock", token=admin, json={"quantity": 5}), 200) == {
         "product_id": pid,
         "stock": 15,
     }
     for body in ({}, {"quantity": 0}, {"quantity": -3}, {"quantity": "5"}, {"quantity": 2.5}):
-        expect(client.post(f"/inventory-api/products/{pid}/restock", json=body), 422)
-    expect(client.post("/inventory-api/products/99999/restock", json={"quantity": 1}), 404)
+        expect(client.post(f"/inventory-api/products/{pid}/restock", token=admin, json=body), 422)
+    expect(client.post("/inventory-api/products/99999/restock", token=admin, json={"quantity": 1}), 404)
     expect(client.get("/inventory-api/products/99999/stock"), 404)
     # delete
-    deleted = client.delete(f"/inventory-api/products/{pid}")
+    deleted = client.delete(f"/inventory-api/products/{pid}", token=admin)
     assert deleted.status_code == 204 and deleted.content == b""
     expect(client.get(f"/inventory-api/products/{pid}"), 404)
-    expect(client.delete(f"/inventory-api/products/{pid}"), 404)
+    expect(client.delete(f"/inventory-api/products/{pid}", token=admin), 404)
+
+
+def test_inventory_product_writes_need_an_admin_token(client: Client) -> None:
+    _, clerk = sign_up(client, "clerk")
+    admin = admin_token(client)
+    revoked = admin_token(client)
+    expect(client.post("/user-api/logout", token=revoked), 200)
+    before = expect(client.get("/inventory-api/products", params={"limit": 100}), 200)
+    writes = [
+        ("POST", "/inventory-api/products", {"sku": "NEW-1", "name": "New", "price": 1, "stock": 1}, 201),
+        ("PUT", "/inventory-api/products/{}", {"price": 99}, 200),
+        ("POST", "/inventory-api/products/{}/restock", {"quantity": 5}, 200),
+        ("DELETE", "/inventory-api/products/{}", None, 204),
+    ]
+    for method, pattern, body, _ in writes:
+        path = pattern.format(1)
+        missing = client.request(method, path, json=body)
+        assert expect(missing, 401)["detail"] == "not authenticated"
+        assert missing.headers["WWW-Authenticate"] == "Bearer"
+        assert (
+            expect(client.request(method, path, token="forged", json=body), 401)["detail"] == "invalid or revoked token"
+        )
+        expect(client.request(method, path, token=revoked, json=body), 401)
+        expect(client.request(method, path, headers={"Authorization": f"Basic {admin}"}, json=body), 401)
+        assert expect(client.request(method, path, token=clerk, json=body), 403)["detail"] == "admin only"
+        expect(client.request(method, pattern.format(99999), token=clerk, json=body), 403)  # checked before 404
+    assert expect(client.get("/inventory-api/products", params={"limit": 100}), 200) == before  # nothing changed
+    for method, pattern, body, status in writes:
+        assert client.request(method, pattern.format(1), token=admin, json=body).status_code == status, pattern
+    # reads, orders and the dashboard stay open
+    expect(client.get("/inventory-api/products/2/stock"), 200)
+    order = expect(client.post("/inventory-api/orders", json={"items": [{"product_id": 2, "quantity": 1}]}), 201)
+    expect(client.post(f"/inventory-api/orders/{order['id']}/pay"), 200)
+    expect(client.post(f"/inventory-api/orders/{order['id']}/ship"), 200)
+    assert expect(client.get("/inventory-api/dashboard"), 200)["orders"]["SHIPPED"] == 1
 
 
 def test_inventory_orders_lifecycle_and_dashboard(client: Client) -> None:
+    admin = admin_token(client)
     first = expect(
-        client.post("/inventory-api/products", json={"sku": "A-1", "name": "Alpha", "price": 2.5, "stock": 10}), 201
+        client.post(
+            "/inventory-api/products", token=admin, json={"sku": "A-1", "name": "Alpha", "price": 2.5, "stock": 10}
+        ),
+        201,
     )
     second = expect(
-        client.post("/inventory-api/products", json={"sku": "B-1", "name": "Beta", "price": 4, "stock": 3}), 201
+        client.post(
+            "/inventory-api/products", token=admin, json={"sku": "B-1", "name": "Beta", "price": 4, "stock": 3}
+        ),
+        201,
     )
     a, b = first["id"], second["id"]
     board = expect(client.get("/inventory-api/dashboard"), 200)
@@ -602,8 +655,8 @@ def test_inventory_orders_lifecycle_and_dashboard(client: Client) -> None:
     assert [(i["product_id"], i["quantity"]) for i in second_order["items"]] == [(a, 3)]
     expect(client.post(f"/inventory-api/orders/{second_order['id']}/pay"), 200)
     expect(client.post("/inventory-api/orders", json={"items": [{"product_id": b, "quantity": 1}]}), 201)
-    expect(client.post(f"/inventory-api/products/{b}/restock", json={"quantity": 7}), 200)
-    expect(client.delete(f"/inventory-api/products/{a}"), 409)
+    expect(client.post(f"/inventory-api/products/{b}/restock", token=admin, json={"quantity": 7}), 200)
+    expect(client.delete(f"/inventory-api/products/{a}", token=admin), 409)
     board = expect(client.get("/inventory-api/dashboard"), 200)
     assert board["orders"] == {"CREATED": 1, "PAID": 1, "SHIPPED": 1}
     assert board["revenue"] == 14.0 + 7.5
@@ -646,6 +699,386 @@ def test_last_items_are_never_oversold(store: DemoStore) -> None:
     assert board["units_ordered"] == board["units_sold_from_stock"] == 5
     assert board["negative_stock_products"] == 0 and board["orders"]["CREATED"] == 5
     assert {"id": scarce["id"], "sku": scarce["sku"], "stock": 0} in board["low_stock"]
+
+
+# --- GraphQL ---------------------------------------------------------------------------------------
+
+
+def graphql(
+    client: Client,
+    query: str,
+    variables: dict[str, Any] | None = None,
+    token: str | None = None,
+    operation_name: str | None = None,
+) -> dict[str, Any]:
+    """POST a GraphQL request: the answer (always HTTP 200) with ``data`` and perhaps ``errors``."""
+    body: dict[str, Any] = {"query": query}
+    if variables is not None:
+        body["variables"] = variables
+    if operation_name is not None:
+        body["operationName"] = operation_name
+    answer = expect(client.post("/graphql", token=token, json=body), 200)
+    assert set(answer) <= {"data", "errors"} and "data" in answer, answer
+    return dict(answer)
+
+
+def messages(answer: dict[str, Any]) -> list[str]:
+    return [error["message"] for error in answer.get("errors", [])]
+
+
+def failed(answer: dict[str, Any]) -> str:
+    """The one error of a request that did not run (data is null)."""
+    assert answer["data"] is None and len(answer["errors"]) == 1, answer
+    return str(answer["errors"][0]["message"])
+
+
+PRODUCT_FIELDS = "id name description price category quantity"
+ALIASES_HINT = " Use different aliases on the fields to fetch both if this was intentional."
+
+
+def test_graphql_catalogue_matches_the_rest_api(client: Client) -> None:
+    rest_categories = expect(client.get("/api/categories"), 200)
+    answer = graphql(client, "{ categories { id name productCount } }")
+    assert answer == {
+        "data": {
+            "categories": [
+                {"id": c["id"], "name": c["name"], "productCount": c["product_count"]} for c in rest_categories
+            ]
+        }
+    }
+    assert graphql(client, f"{{ products {{ {PRODUCT_FIELDS} }} }}")["data"]["products"] == expect(
+        client.get("/api/products"), 200
+    )
+    filters = [
+        ('category: "books", limit: 100', {"category": "books", "limit": 100}),
+        ("minPrice: 100, maxPrice: 500.5, limit: 100", {"min_price": 100, "max_price": 500.5, "limit": 100}),
+        ('q: "KEYBOARD"', {"q": "KEYBOARD"}),
+        ("limit: 7, page: 2", {"limit": 7, "page": 2}),
+        ('category: "Toys"', {"category": "Toys"}),
+    ]
+    for arguments, params in filters:
+        found = graphql(client, f"{{ products({arguments}) {{ {PRODUCT_FIELDS} }} }}")
+        assert found == {"data": {"products": expect(client.get("/api/products", params=params), 200)}}, arguments
+    assert graphql(client, f"{{ product(id: 4) {{ {PRODUCT_FIELDS} }} }}") == {
+        "data": {"product": shop_product(client, 4)}
+    }
+    assert graphql(client, "{ product(id: 99999) { id } }") == {"data": {"product": None}}  # no error
+    # invalid filters: the REST rules, as error entries on the field
+    for arguments, message in [
+        ("limit: 101", "invalid arguments: limit must be <= 100"),
+        ("page: 0", "invalid arguments: page must be >= 1"),
+        ("minPrice: -1", "invalid arguments: minPrice must be >= 0"),
+        ("minPrice: 50, maxPrice: 10", "invalid arguments: minPrice must not exceed maxPrice"),
+    ]:
+        answer = graphql(client, f"{{ products({arguments}) {{ id }} }}")
+        assert answer["data"] == {"products": None}
+        [error] = answer["errors"]
+        assert error["message"] == message and error["path"] == ["products"]
+        assert error["extensions"]["code"] == "BAD_USER_INPUT"
+
+
+def test_graphql_aliases_typename_comments_and_strings(client: Client) -> None:
+    answer = graphql(
+        client,
+        """
+        # the cheapest and the dearest products
+        query Extremes {   # a named query
+          __typename
+          cheap: products(maxPrice: 20, limit: 100) { id price __typename }
+          dear: products(minPrice: 1000, limit: 100,) { id, price }  # commas are ignored
+          first: product(id: 1) { name }
+          second: product(id: 2) { label: name }
+        }
+        """,
+    )
+    data = answer["data"]
+    assert "errors" not in answer and list(data) == ["__typename", "cheap", "dear", "first", "second"]
+    assert data["__typename"] == "Query"
+    cheap = expect(client.get("/api/products", params={"max_price": 20, "limit": 100}), 200)
+    assert data["cheap"] == [{"id": p["id"], "price": p["price"], "__typename": "Product"} for p in cheap]
+    assert data["dear"] and all(p["price"] >= 1000 for p in data["dear"])
+    assert data["first"] == {"name": shop_product(client, 1)["name"]}
+    assert data["second"] == {"label": shop_product(client, 2)["name"]}
+    assert graphql(client, "mutation { __typename }") == {"data": {"__typename": "Mutation"}}
+    # the same field twice is merged
+    merged = graphql(client, "{ product(id: 3) { id } product(id: 3) { name id } }")
+    assert merged == {"data": {"product": {"id": 3, "name": shop_product(client, 3)["name"]}}}
+    # string escapes and block strings
+    escaped = graphql(client, r'{ a: products(q: "Me\u0063hanical\tKeyboard") { id } b: products(q: "\"") { id } }')
+    assert escaped == {"data": {"a": [], "b": []}}
+    escaped = graphql(client, r'{ products(q: "Me\u0063hanical Keyboard") { name } }')
+    assert escaped == {"data": {"products": [{"name": "Mechanical Keyboard"}]}}
+    block = graphql(client, '{ products(q: """\n      Mechanical\n    """) { name } }')
+    assert block == {"data": {"products": [{"name": "Mechanical Keyboard"}]}}
+
+
+def test_graphql_variables_defaults_and_operation_name(client: Client) -> None:
+    query = """
+        query Products($category: String, $limit: Int = 3, $page: Int) {
+          products(category: $category, limit: $limit, page: $page) { id category }
+        }
+    """
+    assert len(graphql(client, query)["data"]["products"]) == 3  # the variable's default
+    books = graphql(client, query, {"category": "Books", "limit": 5, "page": 2})["data"]["products"]
+    rest = expect(client.get("/api/products", params={"category": "Books", "limit": 5, "page": 2}), 200)
+    assert books == [{"id": p["id"], "category": "Books"} for p in rest]
+    # an absent variable without default leaves the argument to its own default (limit 20)
+    assert len(graphql(client, "query ($n: Int) { products(limit: $n) { id } }")["data"]["products"]) == 20
+    cheap = graphql(client, "query ($max: Float!) { products(maxPrice: $max, limit: 100) { price } }", {"max": 20})
+    assert cheap["data"]["products"] and all(p["price"] <= 20 for p in cheap["data"]["products"])
+    one = "query ($id: Int!) { product(id: $id) { id } }"
+    assert graphql(client, one, {"id": 7, "unused": "ignored"}) == {"data": {"product": {"id": 7}}}
+    # operationName picks one of several operations
+    document = """
+        query Categories { categories { name } }
+        query One($id: Int!) { product(id: $id) { id } }
+        mutation Add { addToCart(productId: 1, quantity: 1) { itemCount } }
+    """
+    assert list(graphql(client, document, operation_name="Categories")["data"]) == ["categories"]
+    assert graphql(client, document, {"id": 9}, operation_name="One") == {"data": {"product": {"id": 9}}}
+    assert failed(graphql(client, document)) == "Must provide operation name if query contains multiple operations."
+    assert failed(graphql(client, document, operation_name="Nope")) == 'Unknown operation named "Nope".'
+    assert failed(graphql(client, one, operation_name="Other")) == 'Unknown operation named "Other".'
+    # bad variable values: nothing runs
+    assert failed(graphql(client, one)) == 'Variable "$id" of required type "Int!" was not provided.'
+    assert failed(graphql(client, one, {"id": None})).startswith('Variable "$id" got invalid value')
+    assert 'Int cannot represent non-integer value: "x"' in failed(graphql(client, one, {"id": "x"}))
+    assert "Int cannot represent non-integer value: 1.5" in failed(graphql(client, one, {"id": 1.5}))
+    assert "non 32-bit signed integer" in failed(graphql(client, one, {"id": 2**31}))
+    assert "Float cannot represent" in failed(
+        graphql(client, "query ($m: Float) { products(maxPrice: $m) { id } }", {"m": True})
+    )
+    # bad variable definitions and uses
+    for document, message in [
+        ("{ product(id: $id) { id } }", 'Variable "$id" is not defined.'),
+        ("query Q($id: Int!, $x: Int) { product(id: $id) { id } }", 'Variable "$x" is never used in operation "Q".'),
+        (
+            "query ($id: Int) { product(id: $id) { id } }",
+            'Variable "$id" of type "Int" used in position expecting type "Int!".',
+        ),
+        (
+            "query ($m: Int) { products(maxPrice: $m) { id } }",
+            'Variable "$m" of type "Int" used in position expecting type "Float".',
+        ),
+        ("query ($id: ID!) { product(id: $id) { id } }", 'Unknown type "ID".'),
+        ("query ($p: Product) { product(id: $p) { id } }", 'Variable "$p" cannot be non-input type "Product".'),
+        ('query ($n: Int = "ten") { products(limit: $n) { id } }', 'Int cannot represent non-integer value: "ten"'),
+        ("query ($n: Int, $n: Int) { products(limit: $n) { id } }", 'There can be only one variable named "$n".'),
+    ]:
+        assert failed(graphql(client, document)) == message, document
+    # a nullable variable with a default may fill a non-null argument
+    assert graphql(client, "query ($id: Int = 5) { product(id: $id) { id } }") == {"data": {"product": {"id": 5}}}
+
+
+def test_graphql_me_and_order_need_a_token(client: Client) -> None:
+    ann, ann_token = sign_up(client, "gql-ann")
+    _, bob_token = sign_up(client, "gql-bob")
+    me = "{ me { id username email role } }"
+    assert graphql(client, me) == {
+        "data": {"me": None},
+        "errors": [
+            {
+                "message": "not authenticated",
+                "locations": [{"line": 1, "column": 3}],
+                "path": ["me"],
+                "extensions": {"code": "UNAUTHENTICATED"},
+            }
+        ],
+    }
+    assert messages(graphql(client, me, token="forged")) == ["invalid or revoked token"]
+    assert graphql(client, me, token=ann_token) == {
+        "data": {"me": expect(client.get("/user-api/me", token=ann_token), 200)}
+    }
+    # partial data: what needs no token is still answered
+    partial = graphql(client, "{ categories { name } me { id } }")
+    assert len(partial["data"]["categories"]) == 5 and partial["data"]["me"] is None
+    assert [(e["message"], e["path"]) for e in partial["errors"]] == [("not authenticated", ["me"])]
+    # orders
+    expect(client.post(f"/cart-api/cart/{ann}/add", token=ann_token, json={"product_id": 6, "quantity": 2}), 200)
+    placed = expect(client.post(f"/cart-api/cart/{ann}/checkout", token=ann_token), 201)
+    order = "query ($id: Int!) { order(id: $id) { id status totalAmount items { productId name price quantity } } }"
+    expected = {
+        "id": placed["id"],
+        "status": "CREATED",
+        "totalAmount": placed["total_amount"],
+        "items": [
+            {"productId": 6, "name": placed["items"][0]["name"], "price": placed["items"][0]["price"], "quantity": 2}
+        ],
+    }
+    own = graphql(client, order, {"id": placed["id"]}, token=ann_token)
+    assert own["data"]["order"]["status"] in STATUSES
+    assert own == {"data": {"order": {**expected, "status": own["data"]["order"]["status"]}}}
+    assert (
+        graphql(client, order, {"id": placed["id"]}, token=admin_token(client))["data"]["order"]["id"] == placed["id"]
+    )
+    forbidden = graphql(client, order, {"id": placed["id"]}, token=bob_token)
+    assert forbidden["data"] == {"order": None}
+    [error] = forbidden["errors"]
+    assert error["message"] == "forbidden" and error["path"] == ["order"]
+    assert error["extensions"] == {"code": "FORBIDDEN"}
+    assert messages(graphql(client, order, {"id": placed["id"]})) == ["not authenticated"]
+    assert graphql(client, order, {"id": 99999}, token=ann_token) == {"data": {"order": None}}  # no error
+
+
+def test_graphql_add_to_cart_mutation(client: Client) -> None:
+    cyd, token = sign_up(client, "gql-cyd")
+    add = """
+        mutation Add($productId: Int!, $quantity: Int!) {
+          addToCart(productId: $productId, quantity: $quantity) { itemCount totalValue items { productId quantity } }
+        }
+    """
+
+    def rest_cart() -> dict[str, Any]:
+        cart = expect(client.get(f"/cart-api/cart/{cyd}", token=token), 200)
+        return {
+            "itemCount": cart["item_count"],
+            "totalValue": cart["total_value"],
+            "items": [{"productId": i["product_id"], "quantity": i["quantity"]} for i in cart["items"]],
+        }
+
+    first = graphql(client, add, {"productId": 3, "quantity": 2}, token=token)
+    assert first["data"]["addToCart"]["items"] == [{"productId": 3, "quantity": 2}]
+    assert first == {"data": {"addToCart": rest_cart()}}
+    serial = graphql(
+        client,
+        """mutation {
+          a: addToCart(productId: 3, quantity: 1) { itemCount }
+          b: addToCart(productId: 8, quantity: 2) { itemCount }
+        }""",
+        token=token,
+    )
+    assert serial == {"data": {"a": {"itemCount": 3}, "b": {"itemCount": 5}}}  # one after the other
+    cart = rest_cart()
+    assert cart["items"] == [{"productId": 3, "quantity": 3}, {"productId": 8, "quantity": 2}]
+    assert cart["totalValue"] == pytest.approx(
+        shop_product(client, 3)["price"] * 3 + shop_product(client, 8)["price"] * 2
+    )
+    # errors: the REST add's rules, as error entries; the cart is unchanged
+    stock = shop_product(client, 8)["quantity"]
+    for variables, message, extensions in [
+        ({"productId": 99999, "quantity": 1}, "product not found", {"code": "NOT_FOUND", "productId": 99999}),
+        (
+            {"productId": 3, "quantity": 0},
+            "invalid arguments: quantity must be >= 1",
+            {"code": "BAD_USER_INPUT", "errors": [{"field": "quantity", "message": "must be >= 1"}]},
+        ),
+        (
+            {"productId": 8, "quantity": stock - 1},
+            "insufficient stock",
+            {"code": "CONFLICT", "productId": 8, "available": stock},
+        ),
+    ]:
+        answer = graphql(client, add, variables, token=token)
+        assert answer["data"] == {"addToCart": None}
+        [error] = answer["errors"]
+        assert (error["message"], error["path"], error["extensions"]) == (message, ["addToCart"], extensions)
+    assert messages(graphql(client, add, {"productId": 3, "quantity": 1})) == ["not authenticated"]
+    # a mutation that does not validate does not run
+    invalid = graphql(client, "mutation { addToCart(productId: 3, quantity: 1) { itemCount nope } }", token=token)
+    assert failed(invalid) == 'Cannot query field "nope" on type "Cart".'
+    assert rest_cart() == cart
+    on_query = graphql(client, "{ addToCart(productId: 3, quantity: 1) { itemCount } }", token=token)
+    assert failed(on_query) == 'Cannot query field "addToCart" on type "Query".'
+
+
+def test_graphql_validation_errors(client: Client) -> None:
+    unknown = graphql(client, "{\n  product(id: 1) {\n    id\n    nme\n  }\n}")
+    assert unknown == {
+        "data": None,
+        "errors": [
+            {
+                "message": 'Cannot query field "nme" on type "Product". Did you mean "name"?',
+                "locations": [{"line": 4, "column": 5}],
+            }
+        ],
+    }
+    for document, message in [
+        ("{ produkts { id } }", 'Cannot query field "produkts" on type "Query". Did you mean "products" or "product"?'),
+        ("{ me { id password } }", 'Cannot query field "password" on type "User".'),
+        ("{ products(sort: 1) { id } }", 'Unknown argument "sort" on field "Query.products".'),
+        ("{ product { id } }", 'Field "product" argument "id" of type "Int!" is required, but it was not provided.'),
+        ("{ product(id: null) { id } }", 'Expected value of type "Int!", found null.'),
+        ('{ product(id: "1") { id } }', 'Int cannot represent non-integer value: "1"'),
+        ("{ product(id: 1.5) { id } }", "Int cannot represent non-integer value: 1.5"),
+        ("{ product(id: 3000000000) { id } }", "Int cannot represent non 32-bit signed integer value: 3000000000"),
+        ("{ products(category: BOOKS) { id } }", "String cannot represent a non string value: BOOKS"),
+        ("{ products(q: [1]) { id } }", "String cannot represent a non string value: [1]"),
+        ('{ products(q: {name: "x"}) { id } }', 'String cannot represent a non string value: {name: "x"}'),
+        ("{ product(id: 1, id: 2) { id } }", 'There can be only one argument named "id".'),
+        (
+            "{ categories }",
+            'Field "categories" of type "[Category!]" must have a selection of subfields.'
+            ' Did you mean "categories { ... }"?',
+        ),
+        ("{ categories { id { value } } }", 'Field "id" must not have a selection since type "Int!" has no subfields.'),
+        ("{ __typename { x } }", 'Field "__typename" must not have a selection since type "String" has no subfields.'),
+        (
+            "{ p: product(id: 1) { id } p: products { id } }",
+            'Fields "p" conflict because "product" and "products" are different fields.' + ALIASES_HINT,
+        ),
+        (
+            "{ product(id: 1) { id } product(id: 2) { id } }",
+            'Fields "product" conflict because they have differing arguments.' + ALIASES_HINT,
+        ),
+        ("query A { me { id } } query A { me { id } }", 'There can be only one operation named "A".'),
+        ("{ me { id } } query A { me { id } }", "This anonymous operation must be the only defined operation."),
+    ]:
+        assert failed(graphql(client, document)) == message, document
+    several = graphql(client, "{ nope product { id } products(x: 1) { id } }")
+    assert several["data"] is None and len(several["errors"]) == 3
+
+
+def test_graphql_syntax_errors_and_bad_requests(client: Client) -> None:
+    answer = graphql(client, "{\n  products(limit: 2 {\n    id\n  }\n}")
+    assert answer == {
+        "data": None,
+        "errors": [
+            {
+                "message": 'Syntax Error: Expected Name, found "{" at line 2, column 21.',
+                "locations": [{"line": 2, "column": 21}],
+            }
+        ],
+    }
+    for document, message in [
+        ("", "Syntax Error: Unexpected <EOF> at line 1, column 1."),
+        ("{ }", 'Syntax Error: Expected Name, found "}" at line 1, column 3.'),
+        ("{ categories { id }", "Syntax Error: Expected Name, found <EOF> at line 1, column 20."),
+        ('{ products(q: "abc) { id } }', "Syntax Error: Unterminated string at line 1, column 29."),
+        (
+            r'{ products(q: "\x") { id } }',
+            'Syntax Error: Invalid character escape sequence: "\\\\x" at line 1, column 16.',
+        ),
+        ("{ product(id: 01) { id } }", 'Syntax Error: Invalid number: unexpected "1" at line 1, column 16.'),
+        ("{ categories { id } } %", 'Syntax Error: Unexpected character: "%" at line 1, column 23.'),
+        ("# only a comment", "Syntax Error: Unexpected <EOF> at line 1, column 17."),
+        (
+            "query ($n: Int = $m) { products(limit: $n) { id } }",
+            'Syntax Error: Unexpected variable "$m" in a constant value at line 1, column 18.',
+        ),
+        ("{ me { ...UserFields } }", "Syntax Error: fragments are not supported at line 1, column 8."),
+        ("{ me @include(if: true) { id } }", "Syntax Error: directives are not supported at line 1, column 6."),
+        ("subscription { me { id } }", "Syntax Error: subscriptions are not supported at line 1, column 1."),
+        (
+            "{ a " * 70 + "}" * 70,
+            "Syntax Error: the document is nested more than 64 levels deep at line 1, column 257.",
+        ),
+    ]:
+        assert failed(graphql(client, document)) == message, document
+    # a request that is not a GraphQL request: 400
+    not_requests: list[dict[str, Any]] = [
+        {"data": "not json"},
+        {"json": ["{ categories { id } }"]},
+        {"json": {}},
+        {"json": {"query": 5}},
+        {"json": {"query": "{ categories { id } }", "variables": [1]}},
+        {"json": {"query": "{ categories { id } }", "operationName": 5}},
+    ]
+    for body in not_requests:
+        response = client.post("/graphql", **body)
+        assert response.status_code == 400 and response.headers["Content-Type"] == "application/json", body
+        [error] = response.json()["errors"]
+        assert isinstance(error["message"], str) and error["message"], body
+    assert expect(client.get("/graphql"), 405) == {"detail": "method not allowed"}
 
 
 # --- command line ----------------------------------------------------------------------------------

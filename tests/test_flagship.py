@@ -22,7 +22,7 @@ import gevent
 import pytest
 from conftest import Harness
 
-from engine.steps import RequestStep
+from engine.steps import PollStep, RequestStep, StepProgram, UseStep
 from examples.demo_store import DemoStore
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -36,13 +36,24 @@ def store() -> Iterator[DemoStore]:
     server.stop()
 
 
+def surely_sent(steps: list[StepProgram]) -> Iterator[RequestStep]:
+    """The requests that every run of ``steps`` sends (not those behind if or choose, nor in loops)."""
+    for step in steps:
+        if isinstance(step, RequestStep):
+            yield step
+        elif isinstance(step, PollStep):
+            yield step.request
+        elif isinstance(step, UseStep):
+            yield from surely_sent(step.steps)
+
+
 def request_names(harness: Harness) -> set[tuple[str, str]]:
-    """Every (method, stats name) the scenario declares."""
-    names = set()
-    for persona in harness.plan.program.personas:
-        steps = [*persona.on_start, *persona.on_stop, *(s for j in persona.journeys for s in j.steps)]
-        names |= {(s.method, s.name) for s in steps if isinstance(s, RequestStep)}
-    return names
+    """Every (method, stats name) the scenario surely sends when each journey runs once."""
+    program = harness.plan.program
+    steps = [*program.setup, *program.teardown]
+    for persona in program.personas:
+        steps += [*persona.on_start, *persona.on_stop, *(s for j in persona.journeys for s in j.steps)]
+    return {(s.method, s.name) for s in surely_sent(steps)}
 
 
 def run_every_journey(harness: Harness, name: str) -> None:
@@ -56,9 +67,12 @@ def run_every_journey(harness: Harness, name: str) -> None:
 def test_every_journey_of_every_user_passes(store: DemoStore, path: Path) -> None:
     harness = Harness(path, store.url)
     try:
+        harness.start_test()  # setup, as before a real run
         greenlets = [gevent.spawn(run_every_journey, harness, name) for name in harness.classes]
         gevent.joinall(greenlets, timeout=60, raise_error=True)
         assert all(g.dead for g in greenlets)
+        harness.stop_test()  # teardown: its checks pass
+        assert harness.env.process_exit_code is None
         assert harness.errors() == []
         hit = {(e.method, e.name) for e in harness.env.stats.entries.values() if e.num_requests}
         assert request_names(harness) - hit == set()

@@ -191,19 +191,19 @@ def test_wait_with_two_kinds_says_keep_one() -> None:
     assert problems(text) == ["4:29: 'pacing' cannot be combined with 'between' (keep only one of them)"]
 
 
+KINDS = (
+    "get, post, put, patch, delete, head, options, graphql, think, headers, set, log, if, loop, choose, poll, use, feed"
+)
+
+
 def test_step_without_a_kind_lists_the_kinds() -> None:
     text = steps("- name: list items")
-    assert problems(text) == [
-        "5:9: missing key: expected one of get, post, put, patch, delete, head, options, think, headers, set, log"
-    ]
+    assert problems(text) == [f"5:9: missing key: expected one of {KINDS}"]
 
 
 def test_unknown_step_kind_lists_the_kinds_with_did_you_mean() -> None:
     text = steps("- gett: /items")
-    assert problems(text) == [
-        "5:9: unknown key 'gett': expected one of get, post, put, patch, delete, head, options, think, headers, "
-        "set, log (did you mean 'get'?)"
-    ]
+    assert problems(text) == [f"5:9: unknown key 'gett': expected one of {KINDS} (did you mean 'get'?)"]
 
 
 def test_extractor_object_with_two_sources_passes_the_schema_and_fails_one_source_check(tmp_path: Path) -> None:
@@ -229,8 +229,15 @@ def test_extractor_string_must_be_a_jsonpath() -> None:
     assert problems(text) == ["6:23: must be a JSONPath starting with $ (or an extractor object)"]
 
 
-def test_missing_users_and_journeys() -> None:
-    assert problems("version: 1\nname: shop\n") == ["1:1: missing key: expected one of users, journeys"]
+def test_missing_users_and_journeys(tmp_path: Path) -> None:
+    # The schema allows it (a file of reusable pieces is included by others); a scenario to run needs them.
+    assert problems("version: 1\nname: shop\n") == []
+    path = tmp_path / "pieces.yaml"
+    path.write_text("version: 1\nname: shop\n", encoding="utf-8")
+    assert [str(e) for e in check_file(path)] == [
+        f"{path}:1:1: a scenario needs users: or journeys: (a file with only vars, fragments, data or services"
+        " can be included by a scenario, not run)"
+    ]
 
 
 def test_missing_version() -> None:

@@ -1,4 +1,4 @@
-"""The demo store: a realistic JSON HTTP API (shop + inventory) to run load-test scenarios against.
+"""The demo store: a realistic JSON HTTP API (shop, inventory, GraphQL) to run load-test scenarios against.
 
 Start it with ``python -m examples.demo_store`` or in-process with :class:`DemoStore`.
 """

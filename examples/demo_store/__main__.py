@@ -14,7 +14,7 @@ from examples.demo_store.server import DemoStore
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="python -m examples.demo_store", description="Serve the demo store (shop and inventory JSON API)."
+        prog="python -m examples.demo_store", description="Serve the demo store (shop, inventory and GraphQL JSON API)."
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8080, help="port (0 picks a free one; default 8080)")

@@ -1,4 +1,4 @@
-"""The Flask app factory: one SQLite database, the shop and inventory blueprints, JSON errors."""
+"""The Flask app factory: one SQLite database, the shop, inventory and GraphQL blueprints, JSON errors."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from flask.json.provider import DefaultJSONProvider
 from flask.typing import ResponseReturnValue
 from werkzeug.routing import IntegerConverter, Map
 
-from examples.demo_store import inventory, shop
+from examples.demo_store import graphql, inventory, shop
 from examples.demo_store.db import EXTENSION, Database
 from examples.demo_store.errors import register_error_handlers
 
@@ -40,6 +40,7 @@ def create_app(db_path: str | None = None, order_step: float = 1.0, admin_passwo
     register_error_handlers(app)
     app.register_blueprint(shop.bp)
     app.register_blueprint(inventory.bp)
+    app.register_blueprint(graphql.bp)
 
     @app.get("/health")
     def health() -> ResponseReturnValue:

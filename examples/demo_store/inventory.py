@@ -1,4 +1,8 @@
-"""The inventory blueprint (no auth): products with stock, orders that reserve stock, a dashboard.
+"""The inventory blueprint: products with stock, orders that reserve stock, a dashboard.
+
+Product writes (create, update, delete, restock) need an admin's bearer token
+(401 without a valid one, 403 for other users); reads, orders and the
+dashboard are open.
 
 Stock is only changed by orders (reserve) and restocks, and each product keeps
 its initial stock and restocked units, so ``units_ordered`` (the sum over
@@ -15,6 +19,7 @@ from typing import Any
 from flask import Blueprint, jsonify, request
 from flask.typing import ResponseReturnValue
 
+from examples.demo_store.auth import require_admin
 from examples.demo_store.db import db, transaction
 from examples.demo_store.errors import ApiError
 from examples.demo_store.inputs import Fields, Query, amount, cents, json_body
@@ -44,6 +49,7 @@ def get_product(conn: sqlite3.Connection, product_id: int) -> sqlite3.Row:
 
 @bp.post("/products")
 def create_product() -> ResponseReturnValue:
+    require_admin()
     fields = Fields(json_body())
     sku = fields.text("sku", max_length=64)
     name = fields.text("name")
@@ -85,6 +91,7 @@ def show_product(product_id: int) -> ResponseReturnValue:
 
 @bp.put("/products/<int:product_id>")
 def update_product(product_id: int) -> ResponseReturnValue:
+    require_admin()
     body = json_body()
     fields = Fields(body)
     name = fields.text("name", required=False)
@@ -105,6 +112,7 @@ def update_product(product_id: int) -> ResponseReturnValue:
 
 @bp.delete("/products/<int:product_id>")
 def delete_product(product_id: int) -> ResponseReturnValue:
+    require_admin()
     with transaction(db()) as conn:
         get_product(conn, product_id)
         if conn.execute("SELECT 1 FROM inv_order_items WHERE product_id = ? LIMIT 1", (product_id,)).fetchone():
@@ -120,6 +128,7 @@ def stock(product_id: int) -> ResponseReturnValue:
 
 @bp.post("/products/<int:product_id>/restock")
 def restock(product_id: int) -> ResponseReturnValue:
+    require_admin()
     fields = Fields(json_body())
     quantity = fields.integer("quantity", minimum=1)
     fields.done()

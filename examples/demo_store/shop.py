@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, current_app, jsonify
 from flask.typing import ResponseReturnValue
 
+from examples.demo_store.auth import bearer_token, current_user, is_admin, require_admin, require_self_or_admin
 from examples.demo_store.db import db, transaction
 from examples.demo_store.errors import ApiError
 from examples.demo_store.inputs import Fields, Query, amount, cents, json_body
@@ -33,46 +35,6 @@ PRODUCTS_SQL = (
 
 def user_json(row: sqlite3.Row) -> dict[str, Any]:
     return {"id": row["id"], "username": row["username"], "email": row["email"], "role": row["role"]}
-
-
-def bearer_token() -> str:
-    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise ApiError(401, "not authenticated")
-    return token.strip()
-
-
-def current_user() -> sqlite3.Row:
-    """The token's user; 401 without a valid (unrevoked) token."""
-    row = (
-        db()
-        .execute(
-            "SELECT u.* FROM tokens t JOIN users u ON u.id = t.user_id WHERE t.token = ?",
-            (bearer_token(),),
-        )
-        .fetchone()
-    )
-    if row is None:
-        raise ApiError(401, "invalid or revoked token")
-    return row
-
-
-def is_admin(user: sqlite3.Row) -> bool:
-    return bool(user["role"] == "admin")
-
-
-def require_admin() -> sqlite3.Row:
-    user = current_user()
-    if not is_admin(user):
-        raise ApiError(403, "admin only")
-    return user
-
-
-def require_self_or_admin(user_id: int) -> sqlite3.Row:
-    user = current_user()
-    if user["id"] != user_id and not is_admin(user):
-        raise ApiError(403, "not allowed for this user")
-    return user
 
 
 def require_user_exists(user_id: int) -> None:
@@ -169,56 +131,102 @@ def product_json(row: sqlite3.Row) -> dict[str, Any]:
     }
 
 
-@bp.get("/api/categories")
-def categories() -> ResponseReturnValue:
-    rows = db().execute(
+def list_categories(conn: sqlite3.Connection) -> list[dict[str, Any]]:
+    """Every category with its number of products."""
+    rows = conn.execute(
         "SELECT c.id, c.name, COUNT(p.id) AS product_count FROM categories c"
         " LEFT JOIN products p ON p.category_id = c.id GROUP BY c.id ORDER BY c.id"
     )
-    return jsonify([dict(row) for row in rows])
+    return [dict(row) for row in rows]
+
+
+@dataclass(frozen=True)
+class ProductSearch:
+    """Catalogue filters and the page to show."""
+
+    category: str | None = None
+    q: str | None = None
+    min_price: float | None = None
+    max_price: float | None = None
+    page: int = 1
+    limit: int = 20
+
+
+def product_search(fields: Fields, price_names: tuple[str, str] = ("min_price", "max_price")) -> ProductSearch:
+    """Read and check ``category``, ``q``, the prices, ``page`` and ``limit`` (422 when invalid).
+
+    ``price_names``: what the minimum and maximum price are called in ``fields``.
+    """
+    min_name, max_name = price_names
+    page = fields.integer("page", minimum=1, required=False) or 1
+    limit = fields.integer("limit", minimum=1, maximum=100, required=False) or 20
+    min_price = fields.number(min_name, minimum=0, required=False)
+    max_price = fields.number(max_name, minimum=0, required=False)
+    if min_price is not None and max_price is not None and min_price > max_price:
+        fields.fail(min_name, f"must not exceed {max_name}")
+    fields.done()
+    category, q = fields.source.get("category"), fields.source.get("q")
+    return ProductSearch(
+        category=str(category) if category else None,
+        q=str(q) if q else None,
+        min_price=min_price,
+        max_price=max_price,
+        page=page,
+        limit=limit,
+    )
+
+
+def find_products(conn: sqlite3.Connection, search: ProductSearch) -> tuple[int, list[dict[str, Any]]]:
+    """The number of matching products and the requested page of them, by id."""
+    where: list[str] = []
+    params: list[Any] = []
+    if search.category:
+        where.append("c.name = ? COLLATE NOCASE")
+        params.append(search.category)
+    if search.q:
+        where.append("instr(lower(p.name), lower(?)) > 0")
+        params.append(search.q)
+    if search.min_price is not None:
+        where.append("p.price_cents >= ?")
+        params.append(cents(search.min_price))
+    if search.max_price is not None:
+        where.append("p.price_cents <= ?")
+        params.append(cents(search.max_price))
+    clause = f" WHERE {' AND '.join(where)}" if where else ""
+    total = conn.execute(
+        f"SELECT COUNT(*) FROM products p JOIN categories c ON c.id = p.category_id{clause}", params
+    ).fetchone()[0]
+    rows = conn.execute(
+        f"{PRODUCTS_SQL}{clause} ORDER BY p.id LIMIT ? OFFSET ?",
+        [*params, search.limit, (search.page - 1) * search.limit],
+    )
+    return total, [product_json(row) for row in rows]
+
+
+def find_product(conn: sqlite3.Connection, product_id: int) -> dict[str, Any] | None:
+    row = conn.execute(f"{PRODUCTS_SQL} WHERE p.id = ?", (product_id,)).fetchone()
+    return None if row is None else product_json(row)
+
+
+@bp.get("/api/categories")
+def categories() -> ResponseReturnValue:
+    return jsonify(list_categories(db()))
 
 
 @bp.get("/api/products")
 def products() -> ResponseReturnValue:
-    query = Query()
-    page = query.integer("page", minimum=1) or 1
-    limit = query.integer("limit", minimum=1, maximum=100) or 20
-    min_price = query.number("min_price", minimum=0)
-    max_price = query.number("max_price", minimum=0)
-    if min_price is not None and max_price is not None and min_price > max_price:
-        query.fail("min_price", "must not exceed max_price")
-    query.done()
-    where: list[str] = []
-    params: list[Any] = []
-    if request.args.get("category"):
-        where.append("c.name = ? COLLATE NOCASE")
-        params.append(request.args["category"])
-    if request.args.get("q"):
-        where.append("instr(lower(p.name), lower(?)) > 0")
-        params.append(request.args["q"])
-    if min_price is not None:
-        where.append("p.price_cents >= ?")
-        params.append(cents(min_price))
-    if max_price is not None:
-        where.append("p.price_cents <= ?")
-        params.append(cents(max_price))
-    clause = f" WHERE {' AND '.join(where)}" if where else ""
-    conn = db()
-    total = conn.execute(
-        f"SELECT COUNT(*) FROM products p JOIN categories c ON c.id = p.category_id{clause}", params
-    ).fetchone()[0]
-    rows = conn.execute(f"{PRODUCTS_SQL}{clause} ORDER BY p.id LIMIT ? OFFSET ?", [*params, limit, (page - 1) * limit])
-    response = jsonify([product_json(row) for row in rows])
+    total, found = find_products(db(), product_search(Query()))
+    response = jsonify(found)
     response.headers["X-Total-Count"] = str(total)
     return response
 
 
 @bp.get("/api/products/<int:product_id>")
 def product(product_id: int) -> ResponseReturnValue:
-    row = db().execute(f"{PRODUCTS_SQL} WHERE p.id = ?", (product_id,)).fetchone()
-    if row is None:
+    found = find_product(db(), product_id)
+    if found is None:
         raise ApiError(404, "product not found")
-    return jsonify(product_json(row))
+    return jsonify(found)
 
 
 # --- cart ------------------------------------------------------------------------------------------
@@ -276,15 +284,9 @@ def cart(user_id: int) -> ResponseReturnValue:
     return jsonify(cart_json(db(), user_id))
 
 
-@bp.post("/cart-api/cart/<int:user_id>/add")
-def cart_add(user_id: int) -> ResponseReturnValue:
-    own_cart(user_id)
-    fields = Fields(json_body())
-    product_id = fields.integer("product_id")
-    quantity = fields.integer("quantity", minimum=1)
-    fields.done()
-    assert product_id is not None and quantity is not None
-    with transaction(db()) as conn:
+def add_to_cart(conn: sqlite3.Connection, user_id: int, product_id: int, quantity: int) -> None:
+    """Add ``quantity`` (>= 1) of a product to a cart; 404 for an unknown product, 409 beyond its stock."""
+    with transaction(conn):
         row = conn.execute("SELECT quantity FROM products WHERE id = ?", (product_id,)).fetchone()
         if row is None:
             raise ApiError(404, "product not found", product_id=product_id)
@@ -297,6 +299,18 @@ def cart_add(user_id: int) -> ResponseReturnValue:
             " ON CONFLICT(user_id, product_id) DO UPDATE SET quantity = quantity + excluded.quantity",
             (user_id, product_id, quantity),
         )
+
+
+@bp.post("/cart-api/cart/<int:user_id>/add")
+def cart_add(user_id: int) -> ResponseReturnValue:
+    own_cart(user_id)
+    fields = Fields(json_body())
+    product_id = fields.integer("product_id")
+    quantity = fields.integer("quantity", minimum=1)
+    fields.done()
+    assert product_id is not None and quantity is not None
+    conn = db()
+    add_to_cart(conn, user_id, product_id, quantity)
     return jsonify(cart_json(conn, user_id))
 
 

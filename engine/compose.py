@@ -1,0 +1,196 @@
+"""Stage 1b: one scenario document from several files, an environment and command-line overrides.
+
+``include:`` pulls in the vars, fragments, data, services and environments of
+other files (relative to the including file, recursively); the including file
+wins for vars, and anything else defined twice is an error. Then ``--env NAME``
+overlays an environment, and ``--var name=value`` replaces vars. Every node keeps
+the position of the file it was written in, so later errors point there.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from engine.errors import Position, ScenarioError, ScenarioErrors, did_you_mean
+from engine.source import MarkedDict, read_file
+from engine.validate import validate
+
+SHARED = ("vars", "fragments", "data", "services", "environments")
+INCLUDABLE = frozenset({"version", "name", "description", "include", *SHARED})
+COMMAND_LINE = Position("<command line>", 1, 1)
+
+
+@dataclass(frozen=True)
+class Overrides:
+    """What the command line changes: ``--env NAME`` and ``--var name=value`` (repeatable)."""
+
+    env: str | None = None
+    vars: tuple[str, ...] = ()
+
+
+NO_OVERRIDES = Overrides()
+
+
+@dataclass
+class Composed:
+    """The merged document, the files it came from and a digest of all of them."""
+
+    data: Any
+    files: list[Path]
+    digest: str
+    problems: list[ScenarioError]
+
+
+class _Composer:
+    def __init__(self) -> None:
+        self.problems: list[ScenarioError] = []
+        self.files: list[Path] = []
+
+    def load(self, path: Path, stack: tuple[Path, ...], at: Position | None) -> Any:
+        """Read and validate one file; its includes are merged in first."""
+        try:
+            data = read_file(path)
+        except ScenarioErrors as exc:
+            if at is not None and exc.errors[0].message == "file not found":
+                self.problems.append(ScenarioError(at, f"included file not found: {path}"))
+            else:
+                self.problems.extend(exc.errors)
+            return None
+        self.files.append(path)
+        if not isinstance(data, MarkedDict):
+            return data
+        self.problems.extend(validate(data))
+        if at is not None:
+            for key in data:
+                if key not in INCLUDABLE and not str(key).startswith("x-"):
+                    self.problems.append(
+                        ScenarioError(
+                            data.key_pos[key],
+                            f"an included file may only define {', '.join(SHARED)}: found '{key}'",
+                        )
+                    )
+        includes = data.get("include")
+        if isinstance(includes, list):
+            for index, item in enumerate(includes):
+                if isinstance(item, str):
+                    self.include(data, path.parent / item, includes.item_pos[index], (*stack, path))  # type: ignore[attr-defined]
+        return data
+
+    def include(self, into: MarkedDict, path: Path, at: Position, stack: tuple[Path, ...]) -> None:
+        resolved = path.resolve()
+        if resolved in {p.resolve() for p in stack}:
+            chain = " -> ".join(p.name for p in (*stack, path))
+            self.problems.append(ScenarioError(at, f"include cycle: {chain}"))
+            return
+        included = self.load(path, stack, at)
+        if isinstance(included, MarkedDict):
+            for section in SHARED:
+                if isinstance(included.get(section), MarkedDict):
+                    merge(into, section, included, self.problems)
+
+
+def merge(into: MarkedDict, section: str, source: MarkedDict, problems: list[ScenarioError]) -> None:
+    """Put ``source[section]``'s entries under ``into[section]``.
+
+    ``into`` keeps its own vars; any other name defined in both is an error.
+    """
+    incoming: MarkedDict = source[section]
+    own = into.get(section)
+    if not isinstance(own, MarkedDict):
+        own = _empty_like(incoming)
+        into[section] = own
+        into.key_pos.setdefault(section, source.key_pos[section])
+        into.value_pos.setdefault(section, source.value_pos[section])
+    merged = _empty_like(own)
+    for key, value in incoming.items():
+        _put(merged, key, value, incoming)
+    for key, value in own.items():
+        if key in merged and section != "vars":
+            first = merged.key_pos[key]
+            message = f"{section} '{key}' is already defined at {first}"
+            problems.append(ScenarioError(own.key_pos[key], message, "rename one of them"))
+            continue
+        _put(merged, key, value, own)
+    own.clear()
+    own.update(merged)
+    own.key_pos, own.value_pos = merged.key_pos, merged.value_pos
+
+
+def _empty_like(node: MarkedDict) -> MarkedDict:
+    made = MarkedDict()
+    made.pos, made.key_pos, made.value_pos = node.pos, {}, {}
+    return made
+
+
+def _put(target: MarkedDict, key: Any, value: Any, origin: MarkedDict) -> None:
+    target[key] = value
+    target.key_pos[key] = origin.key_pos[key]
+    target.value_pos[key] = origin.value_pos[key]
+
+
+def apply_overrides(data: MarkedDict, overrides: Overrides, problems: list[ScenarioError]) -> None:
+    """Overlay ``--env`` and then ``--var`` onto a composed document."""
+    if overrides.env:
+        environments = data.get("environments")
+        names = list(environments) if isinstance(environments, dict) else []
+        if overrides.env not in names:
+            defined = f"defined: {', '.join(names)}" if names else "the scenario defines no environments:"
+            hint = did_you_mean(overrides.env, names) or defined
+            problems.append(ScenarioError(COMMAND_LINE, f"--env {overrides.env}: no such environment", hint))
+        else:
+            overlay: MarkedDict = environments[overrides.env]  # type: ignore[index]
+            if "host" in overlay:
+                _put(data, "host", overlay["host"], overlay)
+            for section in ("vars", "services"):
+                if isinstance(overlay.get(section), MarkedDict):
+                    _overlay(data, section, overlay[section])
+    for item in overrides.vars:
+        name, sep, text = item.partition("=")
+        variables = data.get("vars")
+        known = list(variables) if isinstance(variables, dict) else []
+        if not sep or not name:
+            problems.append(ScenarioError(COMMAND_LINE, f"--var {item}: expected name=value"))
+        elif name not in known:
+            hint = did_you_mean(name, known) or "--var can only replace a var the scenario defines under vars:"
+            problems.append(ScenarioError(COMMAND_LINE, f"--var {name}: the scenario has no var '{name}'", hint))
+        else:
+            assert isinstance(variables, MarkedDict)
+            variables[name] = _scalar(text)
+            variables.value_pos[name] = COMMAND_LINE
+
+
+def _overlay(data: MarkedDict, section: str, values: MarkedDict) -> None:
+    target = data.get(section)
+    if not isinstance(target, MarkedDict):
+        target = _empty_like(values)
+        data[section] = target
+        data.key_pos[section] = data.value_pos[section] = values.pos
+    for key, value in values.items():
+        _put(target, key, value, values)
+
+
+def _scalar(text: str) -> Any:
+    """A --var value as YAML reads a plain scalar (5 is a number, true a boolean), else the text."""
+    try:
+        value = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
+    return value if isinstance(value, (str, int, float, bool)) else text
+
+
+def compose(path: Path, overrides: Overrides = NO_OVERRIDES) -> Composed:
+    """Read ``path`` with its includes, apply ``overrides``; problems are collected, not raised."""
+    composer = _Composer()
+    data = composer.load(path, (), None)
+    if isinstance(data, MarkedDict) and not composer.problems:
+        apply_overrides(data, overrides, composer.problems)
+    digest = hashlib.sha256()
+    for file in composer.files:
+        digest.update(file.read_bytes())
+    digest.update(repr(overrides).encode())
+    return Composed(data, composer.files, digest.hexdigest()[:16], composer.problems)
