@@ -8,4 +8,4 @@ workers, --tags, reports) works as with a hand-written locustfile.
 from engine.locust_plugin import load_from_command_line
 
 plan = load_from_command_line(__name__)
-globals().update(plan.user_classes)
+globals().update(plan.exports())

@@ -9,6 +9,7 @@ of the file is still checked.
 from __future__ import annotations
 
 import locale as pylocale
+import math
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -39,15 +40,23 @@ from engine.model import (
     Step,
     Target,
     Think,
+    Threshold,
     Use,
     Value,
     Wait,
 )
+from engine.profiles import Profile, Stage
 from engine.source import MarkedDict
 
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
 _DURATION = re.compile(r"^([0-9]+(?:\.[0-9]+)?)(ms|s|m|h)$")
 SOURCES = ("jsonpath", "header", "cookie", "regex", "status", "body")
+PROFILE_KINDS = ("stages", "ramp", "step", "spike", "wave", "soak")
+DURATION_PARAMS = frozenset({"up", "hold", "down", "every", "baseline_time", "peak_time", "recovery", "period", "ramp"})
+TIME_METRICS = frozenset({"p50", "p90", "p95", "p99", "avg", "max", "min"})
+NUMBER_METRICS = frozenset({"rps", "requests", "failures"})
+_PLAIN_NUMBER = re.compile(r"^[0-9]+(?:\.[0-9]+)?$")
+_LIMIT = re.compile(r"^[0-9]+(?:\.[0-9]+)?(?:ms|s|m|%)?$")  # as the schema's threshold limits
 POOL_SIZE = 1000
 _INVALID = (AttributeError, KeyError, TypeError, ValueError, IndexError)
 _STATUS_CLASS = re.compile(r"^[1-5]xx$")
@@ -69,6 +78,17 @@ def _is_status(value: Any) -> bool:
     if isinstance(value, str):
         return _STATUS_CLASS.match(value) is not None
     return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _plain_number(raw: Any) -> float | None:
+    """A threshold limit without a unit (300, 0.5 or "300") as a float, else None."""
+    if isinstance(raw, bool):
+        return None
+    if isinstance(raw, (int, float)):
+        return float(raw)
+    if isinstance(raw, str) and _PLAIN_NUMBER.match(raw):
+        return float(raw)
+    return None
 
 
 def _mapping(node: Any) -> MarkedDict:
@@ -159,6 +179,10 @@ class _Builder:
             feeders=self.feeders(_mapping(data.get("data"))),
             setup=self.steps(data.get("setup") or []),
             teardown=self.steps(data.get("teardown") or []),
+            profiles=self.profiles(_mapping(_mapping(data.get("load")).get("profiles"))),
+            default_profile=_mapping(data.get("load")).get("default"),
+            default_profile_pos=self.pos(data["load"], "default") if "default" in _mapping(data.get("load")) else None,
+            thresholds=self.thresholds(data.get("thresholds")),
             path=self.path,
             name=str(data.get("name") or self.path.stem),
             pos=self.pos(data),
@@ -229,6 +253,115 @@ class _Builder:
                 )
             )
         return tuple(built)
+
+    def profiles(self, node: MarkedDict) -> tuple[Profile, ...]:
+        built = []
+        for name, spec in node.items():
+            try:
+                built.append(self.profile(str(name), spec))
+            except _INVALID:
+                continue  # reported by the schema
+        return tuple(built)
+
+    def profile(self, name: str, spec: MarkedDict) -> Profile:
+        kinds = [k for k in PROFILE_KINDS if k in spec]
+        if len(kinds) > 1:
+            self.sink.add(self.key_pos(spec, kinds[1]), f"a profile has one shape: found '{kinds[0]}' and '{kinds[1]}'")
+        kind = kinds[0]
+        if kind == "stages":
+            stages = tuple(
+                Stage(
+                    duration=seconds(stage["duration"]),
+                    users=int(stage["users"]),
+                    spawn_rate=float(stage.get("spawn_rate", max(int(stage["users"]), 1))),
+                    personas=tuple(stage["personas"]) if "personas" in stage else None,
+                    pos=self.pos(stage, "personas") if "personas" in stage else None,
+                )
+                for stage in spec["stages"]
+            )
+            return Profile(name, kind, {}, stages)
+        params: dict[str, Any] = {}
+        for key, value in spec[kind].items():
+            params[key] = seconds(value) if key in DURATION_PARAMS else value
+        if kind == "step":
+            params.setdefault("start", params["add"])
+        if kind == "spike":
+            params.setdefault("baseline_time", 60.0)
+            params.setdefault("recovery", 60.0)
+        if kind == "soak":
+            params.setdefault("ramp", 60.0)
+        return Profile(name, kind, params)
+
+    def thresholds(self, node: Any) -> tuple[Threshold, ...]:
+        built = []
+        for spec in node if isinstance(node, list) else []:
+            if not isinstance(spec, MarkedDict) or "metric" not in spec:
+                continue
+            bounds = [b for b in ("below", "above") if b in spec]
+            if len(bounds) != 1:
+                if len(bounds) > 1:
+                    self.sink.add(self.key_pos(spec, "above"), "a threshold has either below or above, not both")
+                continue
+            if "request" in spec and "journey" in spec:
+                self.sink.add(self.key_pos(spec, "journey"), "a threshold applies to a request or a journey, not both")
+            if "method" in spec and "request" not in spec:
+                self.sink.add(self.key_pos(spec, "method"), "'method' only applies with request:")
+            bound = bounds[0]
+            metric = str(spec["metric"])
+            limit = self.limit(metric, spec[bound], self.pos(spec, bound))
+            if limit is None:
+                continue
+            method = f"{spec['method']} " if "method" in spec else ""
+            scope = f" for {method}{spec['request']}" if "request" in spec else ""
+            scope = f" for journey {spec['journey']}" if "journey" in spec else scope
+            window = f" over {spec['for']}" if "for" in spec else ""
+            built.append(
+                Threshold(
+                    metric=metric,
+                    bound=bound,  # type: ignore[arg-type]
+                    limit=limit,
+                    text=f"{metric} {bound} {spec[bound]}{scope}{window}",
+                    pos=self.pos(spec),
+                    limit_pos=self.pos(spec, bound),
+                    request=str(spec["request"]) if "request" in spec else None,
+                    method=spec.get("method"),
+                    journey=str(spec["journey"]) if "journey" in spec else None,
+                    window=lenient(seconds, spec["for"], None) if "for" in spec else None,
+                    abort=bool(spec.get("abort", False)),
+                )
+            )
+        return tuple(built)
+
+    def limit(self, metric: str, raw: Any, pos: Position) -> float | None:
+        """A threshold's limit in the metric's unit: ms for times, a fraction for error_rate, else a number.
+
+        For a metric that is not built in (a counter, or a typo the compiler reports
+        as an unknown metric) a limit with a unit is NaN: the compiler says which.
+        """
+        text = str(raw)
+        number = _plain_number(raw)
+        if number is None and not _LIMIT.match(text):
+            return None  # not a number, time or percentage: reported by the schema
+        if metric in TIME_METRICS:
+            if number is not None:
+                return number  # a bare number is milliseconds, as Locust shows them
+            if text.endswith("%"):
+                self.sink.add(pos, f"{metric} is a response time: give it like 300ms or 2s, not {text}")
+                return None
+            return lenient(seconds, text, -1.0) * 1000
+        if metric == "error_rate":
+            if text.endswith("%"):
+                return lenient(float, text[:-1], 0.0) / 100
+            if number is not None and number <= 1:
+                return number
+            self.sink.add(pos, f"error_rate is a rate: give it like 1% or 0.01, not {text}")
+            return None
+        if number is not None:
+            return number
+        if metric in NUMBER_METRICS:
+            self.sink.add(pos, f"{metric} is a number: give it without a unit, not {text}")
+            return None
+        return math.nan
 
     def assignments(self, node: MarkedDict) -> tuple[tuple[str, Value], ...]:
         return tuple((str(k), Value(v, self.pos(node, k))) for k, v in node.items())
@@ -386,8 +519,6 @@ class _Builder:
         for key, applies in (("as", "over"), ("max", None)):
             if key in spec and applies and kind != applies:
                 self.sink.add(self.key_pos(spec, key), f"'{key}' only applies to a loop over a list")
-        if kind == "count" and "max" in spec:
-            self.sink.add(self.key_pos(spec, "max"), "'max' applies to over and while: a count is its own bound")
         return Loop(
             kind=kind,  # type: ignore[arg-type]
             arg=Value(spec[kind], self.pos(spec, kind)),
@@ -464,6 +595,7 @@ class _Builder:
             allow_redirects=node.get("allow_redirects"),
             expect=self.expectation(expect) if isinstance(expect, MarkedDict) else None,
             save=self.extractors(node.get("save")),
+            counters=self.assignments(_mapping(node.get("count"))),
             on_failure="continue" if (on_failure or node.get("on_failure")) == "continue" else "stop",
         )
 

@@ -11,11 +11,14 @@ turns it into Locust classes.
 
 from __future__ import annotations
 
+import math
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from engine.counters import Counters
 from engine.errors import ErrorSink, Position, did_you_mean
 from engine.expect import Checks
 from engine.extract import Saver
@@ -53,8 +56,10 @@ from engine.steps import (
     UseStep,
     label,
 )
-from engine.templates import RESPONSE_NAMES, Constant, Mapping_, Renderer, Scope, Templates, stats_name
+from engine.templates import RESPONSE_NAMES, Constant, Expression, Mapping_, Renderer, Scope, Templates, stats_name
 
+METRICS = ("p50", "p90", "p95", "p99", "avg", "max", "min", "error_rate", "rps", "requests", "failures")
+_CONDITION = re.compile(r"^\s*\{\{.*\}\}\s*$")  # the schema's pattern for a condition (it reports the rest)
 _UNDEFINED_HINT = "define it under vars:, save it in an earlier step, or assign it with set:"
 _HOST_HINT = "host is rendered once at load time, before vars: it can only use env() and the other built-ins"
 
@@ -87,6 +92,28 @@ def defined_names(steps: Iterable[Step]) -> dict[str, Position]:
     return found
 
 
+def nested(step: Step) -> list[Iterable[Step]]:
+    """The step lists inside a block step."""
+    if isinstance(step, If):
+        return [step.then, step.otherwise]
+    if isinstance(step, Loop):
+        return [step.steps]
+    if isinstance(step, Choose):
+        return [branch for _, branch in step.branches]
+    return []
+
+
+def counter_names(steps: Iterable[Step]) -> set[str]:
+    """The counters that ``count:`` increments (also inside blocks)."""
+    found: set[str] = set()
+    for step in steps:
+        requests = [step] if isinstance(step, Request) else [step.request] if isinstance(step, Poll) else []
+        found |= {name for request in requests for name, _ in request.counters}
+        for block in nested(step):
+            found |= counter_names(block)
+    return found
+
+
 def shared_pools(steps: Iterable[Step]) -> dict[str, int]:
     """The pools that ``save ... share:`` publishes into (also inside blocks), with their sizes."""
     sizes: dict[str, int] = {}
@@ -96,14 +123,7 @@ def shared_pools(steps: Iterable[Step]) -> dict[str, int]:
             for extractor in request.save:
                 if extractor.share is not None:
                     sizes[extractor.var] = max(sizes.get(extractor.var, 0), extractor.share)
-        nested: list[Iterable[Step]] = []
-        if isinstance(step, If):
-            nested = [step.then, step.otherwise]
-        elif isinstance(step, Loop):
-            nested = [step.steps]
-        elif isinstance(step, Choose):
-            nested = [branch for _, branch in step.branches]
-        for block in nested:
+        for block in nested(step):
             for name, size in shared_pools(block).items():
                 sizes[name] = max(sizes.get(name, 0), size)
     return sizes
@@ -143,6 +163,13 @@ class Program:
     setup_values: Scope = field(default_factory=dict)
     feeders: FeederHub = field(default_factory=lambda: FeederHub({}))
     pools: Pools = field(default_factory=lambda: Pools({}))
+    counters: Counters = field(default_factory=Counters)
+    journey_stats: Any = None  # a locust RequestStats of journey runs, made by engine.users
+
+    @property
+    def times_journeys(self) -> bool:
+        """Whether journey runs are timed: only when a threshold reads them."""
+        return any(threshold.journey is not None for threshold in self.scenario.thresholds)
 
     def new_scope(self) -> Scope:
         """The variables of a new user: built-ins, ``vars`` rendered in order, then what ``setup`` saved."""
@@ -181,6 +208,7 @@ class _Compiler:
         # For "undefined variable" hints: the names the step sequence being compiled defines (maybe
         # after their use), and hints for names defined where the current steps cannot see them.
         self.sequence_names: dict[str, Position] = {}
+        self.earlier_names: dict[str, Position] = {}
         self.elsewhere: dict[str, str] = {}
         self.services: dict[str, str] = {}
         self.feeders: dict[str, Feeder] = {}
@@ -189,7 +217,10 @@ class _Compiler:
         for persona in scenario.personas:
             every_step += [*persona.on_start, *persona.on_stop, *(s for j in persona.journeys for s in j.steps)]
         self.pools = Pools(shared_pools(every_step))
+        self.counters = Counters(sorted(counter_names(every_step)))
+        self.request_names: set[str] = set()
         self.using: list[str] = []  # fragments being compiled, to catch a fragment that uses itself
+        self.loop_names: list[str] = []  # variables of the loops being compiled, to catch nested reuse
 
     # -- names -------------------------------------------------------------------
     def check_names(self, renderer: Renderer, known: set[str], fallback: str = _UNDEFINED_HINT) -> None:
@@ -210,6 +241,12 @@ class _Compiler:
                     self.sink.add(pos, f"feeder '{feeder}' has no column '{attr}'", hint)
 
     def undefined_hint(self, name: str, known: set[str], fallback: str) -> str:
+        earlier = self.earlier_names.get(name)
+        if earlier is not None:  # defined by an earlier step, and yet not known here
+            return (
+                f"it is defined at line {earlier.line} on some paths only, in a branch of an if or a choose "
+                "or in a loop that may not run: define it on every path, or before the block"
+            )
         later = self.sequence_names.get(name)
         if later is not None:
             return (
@@ -225,12 +262,17 @@ class _Compiler:
         return compiled
 
     def condition(self, raw: Any, pos: Position, known: set[str]) -> Renderer:
-        """A condition must be one ``{{ expression }}`` (or a boolean), never text that is always truthy."""
+        """A condition must be one ``{{ expression }}`` (or a boolean), never text that is always truthy.
+
+        The schema reports any other shape (plain text, text before or after the braces, a number);
+        only the template shows text between two expressions. Whitespace around the one expression
+        is no text (a YAML block scalar ends with a newline).
+        """
+        shaped = isinstance(raw, str) and _CONDITION.search(raw) is not None
+        if shaped:
+            raw = raw.strip()
         compiled = self.renderer(raw, pos, known)
-        if isinstance(compiled, Constant) and not isinstance(raw, bool):
-            message = f"a condition must be one {{{{ expression }}}}, got {raw!r}"
-            self.sink.add(pos, message, 'e.g. "{{ quantity > 1 }}"')
-        elif not isinstance(compiled, Constant) and type(compiled).__name__ != "Expression":
+        if shaped and not isinstance(compiled, (Constant, Expression)):  # (a Constant: a syntax error, reported)
             self.sink.add(pos, "a condition must be one {{ expression }}, not text around it")
         return compiled
 
@@ -270,7 +312,9 @@ class _Compiler:
             setup_names=setup_names,
             feeders=FeederHub(self.feeders),
             pools=self.pools,
+            counters=self.counters,
         )
+        self.check_load()
         if not self.sink.errors:  # (building ``fake`` would fail on an unknown locale, already reported)
             program.builtins = self.templates.builtins()
             program.builtins["shared"] = self.pools
@@ -281,6 +325,51 @@ class _Compiler:
             if fake is not None and scenario.faker_seed is not None:
                 fake.seed_instance(scenario.faker_seed)  # users start the seeded sequence afresh
         return program
+
+    def check_load(self) -> None:
+        """Profiles and thresholds must name things that exist."""
+        scenario = self.scenario
+        profiles = [profile.name for profile in scenario.profiles]
+        if scenario.default_profile is not None and scenario.default_profile not in profiles:
+            pos = scenario.default_profile_pos or scenario.pos
+            hint = did_you_mean(scenario.default_profile, profiles) or "declare it under load.profiles"
+            self.sink.add(pos, f"unknown profile '{scenario.default_profile}'", hint)
+        personas = {persona.name for persona in scenario.personas}
+        for profile in scenario.profiles:
+            for stage in profile.stages:
+                for name in stage.personas or ():
+                    if name not in personas:
+                        hint = did_you_mean(name, personas) or f"the users are: {', '.join(sorted(personas))}"
+                        pos = stage.pos or scenario.pos
+                        self.sink.add(pos, f"profile '{profile.name}': unknown persona '{name}'", hint)
+        metrics = [*METRICS, *self.counters.totals]
+        journeys = {j.name for p in scenario.personas for j in p.journeys}
+        journeys |= {f"{p.name}.{j.name}" for p in scenario.personas for j in p.journeys}
+        for threshold in scenario.thresholds:
+            if threshold.metric not in metrics:
+                hint = (
+                    did_you_mean(threshold.metric, metrics)
+                    or f"metrics: {', '.join(METRICS)}, or a counter from count:"
+                )
+                self.sink.add(threshold.pos, f"unknown metric '{threshold.metric}'", hint)
+            elif math.isnan(threshold.limit):
+                self.sink.add(threshold.limit_pos, f"counter '{threshold.metric}' is a number: give it without a unit")
+            if threshold.metric in self.counters.totals and (threshold.request or threshold.journey):
+                self.sink.add(threshold.pos, f"counter '{threshold.metric}' is counted for the whole run only")
+            if threshold.metric in self.counters.totals and threshold.window is not None:
+                self.sink.add(
+                    threshold.pos,
+                    f"counter '{threshold.metric}' is checked once, at the end of the run",
+                    "a counter has no sliding window: remove for:",
+                )
+            if threshold.request is not None and threshold.request not in self.request_names:
+                names = sorted(self.request_names)
+                listed = ", ".join(names[:12]) + (", ..." if len(names) > 12 else "")
+                hint = did_you_mean(threshold.request, names) or f"request names: {listed}"
+                self.sink.add(threshold.pos, f"no request is named '{threshold.request}'", hint)
+            if threshold.journey is not None and threshold.journey not in journeys:
+                hint = did_you_mean(threshold.journey, journeys) or "use JOURNEY or PERSONA.JOURNEY"
+                self.sink.add(threshold.pos, f"no journey is named '{threshold.journey}'", hint)
 
     def load_time_value(self, raw: Any, pos: Position, probe: Scope, what: str) -> Any:
         """A value rendered once at load time (host, services): built-ins only."""
@@ -309,15 +398,22 @@ class _Compiler:
 
     def persona(self, persona: Persona, scenario_names: set[str]) -> PersonaProgram:
         known = set(scenario_names)
+        # A feed's columns are known where its variable is: not in other personas or journeys,
+        # which may use the same name for something else.
+        outer_columns = dict(self.columns)
         on_start = self.steps(persona.on_start, known)
+        persona_columns = dict(self.columns)
         saved = {journey.name: defined_names(journey.steps) for journey in persona.journeys}
         journeys = []
         for journey in persona.journeys:
             self.elsewhere = _out_of_reach(saved, skip=journey.name)
+            self.columns = dict(persona_columns)
             journeys.append(JourneyProgram(journey, self.steps(journey.steps, set(known))))
         self.elsewhere = _out_of_reach(saved)
+        self.columns = dict(persona_columns)
         on_stop = self.steps(persona.on_stop, set(known))
         self.elsewhere = {}
+        self.columns = outer_columns
         return PersonaProgram(persona, on_start, on_stop, journeys)
 
     def check_default_headers(self) -> None:
@@ -339,10 +435,15 @@ class _Compiler:
     def steps(self, steps: Iterable[Step], known: set[str]) -> list[StepProgram]:
         """Compile steps in order; names they surely define are added to ``known``."""
         steps = tuple(steps)
-        outer = self.sequence_names
-        self.sequence_names = {**outer, **defined_names(steps)}
-        compiled = [self.step(step, known) for step in steps]
-        self.sequence_names = outer
+        outer_later, outer_earlier = self.sequence_names, self.earlier_names
+        compiled = []
+        for index, step in enumerate(steps):
+            # For hints: the names this step or a later one defines, and those an earlier one defines
+            # (when one of those is not known, it is defined on some paths only).
+            self.sequence_names = {**outer_later, **defined_names(steps[index:])}
+            self.earlier_names = {**outer_earlier, **defined_names(steps[:index])}
+            compiled.append(self.step(step, known))
+        self.sequence_names, self.earlier_names = outer_later, outer_earlier
         return compiled
 
     def block(
@@ -394,8 +495,18 @@ class _Compiler:
         else:
             arg = self.renderer(step.arg.raw, step.arg.pos, known)
         extra = [step.index, step.item] if step.kind == "over" else [step.index]
+        for name in extra:
+            if name in self.loop_names:
+                which = "as:" if name == step.item and step.kind == "over" else "index:"
+                message = f"loop variable '{name}' is also an enclosing loop's: the inner loop would overwrite it"
+                self.sink.add(step.pos, message, f"name it differently with {which}")
+        self.loop_names.extend(extra)
         body, body_known = self.block(step.steps, known, extra)
-        if step.kind == "count" and isinstance(arg, Constant) and isinstance(arg.value, int) and arg.value > 0:
+        del self.loop_names[-len(extra) :]
+        count = arg.value if step.kind == "count" and isinstance(arg, Constant) else None
+        if isinstance(count, int) and count > step.max:
+            self.sink.add(step.arg.pos, f"loop count {count} is more than max {step.max}", "raise max: to allow it")
+        elif isinstance(count, int) and count > 0:
             known |= body_known  # the body surely runs
         return LoopStep(step, arg, body)
 
@@ -442,7 +553,8 @@ class _Compiler:
         inside = known | set(declared)
         steps = self.steps(fragment.steps, inside)
         self.using.pop()
-        known |= inside
+        defined = set(defined_names(fragment.steps))
+        known |= {name for name in inside if name not in declared or name in known or name in defined}
         return UseStep(step.fragment, args, steps, label("use", step.pos))
 
     def request(self, step: Request, known: set[str], name: str | None = None) -> RequestStep:
@@ -476,8 +588,12 @@ class _Compiler:
             base = self.services.get(step.service)
         if name is None and step.name is None and step.graphql is not None and step.graphql.operation:
             name = f"graphql {step.graphql.operation}"
+        counters = [
+            (counter, self.renderer(value.raw, value.pos, known | set(RESPONSE_NAMES)))
+            for counter, value in step.counters
+        ]
         defaults = self.scenario.defaults
-        return RequestStep(
+        compiled = RequestStep(
             step,
             url,
             renderers,
@@ -488,7 +604,11 @@ class _Compiler:
             allow_redirects=step.allow_redirects if step.allow_redirects is not None else defaults.allow_redirects,
             base=base,
             name=name,
+            counters=counters,
+            tally=self.counters,
         )
+        self.request_names.add(compiled.name)
+        return compiled
 
     def poll(self, step: Poll, known: set[str]) -> PollStep:
         request = step.request

@@ -23,6 +23,7 @@ from engine.validate import validate
 SHARED = ("vars", "fragments", "data", "services", "environments")
 INCLUDABLE = frozenset({"version", "name", "description", "include", *SHARED})
 COMMAND_LINE = Position("<command line>", 1, 1)
+_NOUNS = {"fragments": "fragment", "data": "feeder", "services": "service", "environments": "environment"}
 
 
 @dataclass(frozen=True)
@@ -97,7 +98,10 @@ class _Composer:
 def merge(into: MarkedDict, section: str, source: MarkedDict, problems: list[ScenarioError]) -> None:
     """Put ``source[section]``'s entries under ``into[section]``.
 
-    ``into`` keeps its own vars; any other name defined in both is an error.
+    ``into`` keeps its own vars (and those of its earlier includes); any other
+    name defined in both is an error, reported at the later definition (a file's
+    own definitions come after those of the files it includes, in include order).
+    The same definition reached along two include paths is not a duplicate.
     """
     incoming: MarkedDict = source[section]
     own = into.get(section)
@@ -111,14 +115,28 @@ def merge(into: MarkedDict, section: str, source: MarkedDict, problems: list[Sce
         _put(merged, key, value, incoming)
     for key, value in own.items():
         if key in merged and section != "vars":
-            first = merged.key_pos[key]
-            message = f"{section} '{key}' is already defined at {first}"
-            problems.append(ScenarioError(own.key_pos[key], message, "rename one of them"))
+            mine, theirs = own.key_pos[key], merged.key_pos[key]
+            if _same_place(mine, theirs):  # one file included along two paths: one definition
+                continue
+            if mine.file == into.pos.file:  # the including file's own: after everything it includes
+                later, first = mine, theirs
+            else:  # from an earlier include: before this one
+                later, first = theirs, mine
+                _put(merged, key, value, own)
+            message = f"{_NOUNS[section]} '{key}' is already defined at {first}"
+            problems.append(ScenarioError(later, message, "rename one of them"))
             continue
         _put(merged, key, value, own)
     own.clear()
     own.update(merged)
     own.key_pos, own.value_pos = merged.key_pos, merged.value_pos
+
+
+def _same_place(one: Position, other: Position) -> bool:
+    """The same node of the same file (however the paths that led to it are spelled)."""
+    if (one.line, one.col) != (other.line, other.col):
+        return False
+    return one.file == other.file or Path(one.file).resolve() == Path(other.file).resolve()
 
 
 def _empty_like(node: MarkedDict) -> MarkedDict:

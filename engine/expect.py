@@ -217,18 +217,7 @@ class Checks:
     @staticmethod
     def response_scope(response: ResponseView, scope: Scope) -> Scope:
         """``scope`` plus the response: status, headers, json (None when not JSON), body, elapsed_ms."""
-        try:
-            document = response.json()
-        except NotJson:
-            document = None
-        return {
-            **scope,
-            "status": response.status,
-            "headers": response.headers,
-            "json": document,
-            "body": response.text,
-            "elapsed_ms": response.elapsed_ms,
-        }
+        return {**scope, **response.template_names()}
 
     def check(self, response: ResponseView, scope: Scope, problems: list[str]) -> None:
         """Append one short, stable reason per unmet expectation to ``problems``."""

@@ -11,7 +11,7 @@ from engine.jsonpaths import JsonPath, JsonPathError
 from engine.model import Extractor
 from engine.pools import Pools
 from engine.response import NotJson, ResponseView
-from engine.templates import Renderer, Scope, Templates
+from engine.templates import RESPONSE_NAMES, Renderer, Scope, Templates
 
 
 class Missing(LookupError):
@@ -21,7 +21,19 @@ class Missing(LookupError):
 class Saver:
     """One compiled ``save`` entry."""
 
-    __slots__ = ("_candidates", "_default", "_group", "_path", "_regex", "arg", "pick", "pools", "source", "var")
+    __slots__ = (
+        "_candidates",
+        "_default",
+        "_default_reads_response",
+        "_group",
+        "_path",
+        "_regex",
+        "arg",
+        "pick",
+        "pools",
+        "source",
+        "var",
+    )
 
     def __init__(self, spec: Extractor, templates: Templates, sink: ErrorSink, pools: Pools | None = None) -> None:
         self.var = spec.var
@@ -34,6 +46,10 @@ class Saver:
         self._group: int | str = 0
         self._default: Renderer | None = (
             templates.compile(spec.default.raw, spec.default.pos, sink) if spec.default else None
+        )
+        # A default may read the response (status, json, ...), as expect's templates do.
+        self._default_reads_response = self._default is not None and bool(
+            set(self._default.names) & set(RESPONSE_NAMES)
         )
         if spec.source == "jsonpath":
             try:
@@ -94,6 +110,8 @@ class Saver:
             if isinstance(pick, int) and -len(found) <= pick < len(found):
                 return found[pick]
         if self._default is not None:
+            if self._default_reads_response:
+                return self._default.render({**scope, **response.template_names()})
             return self._default.render(scope)
         raise Missing(f"save {self.var}: {self.missing(bool(found))}")
 

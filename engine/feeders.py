@@ -110,7 +110,7 @@ def load_rows(spec: FeederSpec, base: Path) -> tuple[list[dict[str, Any]], tuple
 
 def _read_text(path: str, base: Path) -> str:
     folder = base.parent if base.is_file() else base
-    where = " (relative to the scenario's folder)" if not Path(path).is_absolute() else ""
+    where = " (relative to the file that declares it)" if not Path(path).is_absolute() else ""
     try:
         data = (folder / path).read_bytes()
     except FileNotFoundError:

@@ -4,8 +4,9 @@ Both run where Locust's aggregated statistics live — the local runner, or the
 master of a distributed run (``--processes`` or ``--master``) — through a user
 object of their own, so their requests appear in the statistics like any other.
 Values that ``setup`` saves are sent to every worker before users are spawned.
-A failure in setup stops the test; a failure in teardown (a failed request or
-expectation) sets the exit code. Both exit with :data:`EXIT_LIFECYCLE_FAILED`.
+A failure in setup stops the test before any user is spawned (and skips
+teardown); a failure in teardown (a failed request or expectation) sets the exit
+code. Both exit with :data:`EXIT_LIFECYCLE_FAILED`.
 """
 
 from __future__ import annotations
@@ -68,15 +69,24 @@ def attach(program: Program, environment: Any, runner: Any) -> None:
         runner.register_message(SETUP_MESSAGE, receive)
         return
 
+    setup_failed = False
+
     def setup(environment: Any, **_: Any) -> None:
+        nonlocal setup_failed
         program.setup_values.clear()
+        setup_failed = False
         if not program.setup:
             return
         passed, values = run_once(program, program.setup, environment, "setup")
         if not passed:
+            setup_failed = True
             log.error("setup failed: the test is stopped (see the failures in the statistics)")
             environment.process_exit_code = EXIT_LIFECYCLE_FAILED
             gevent.spawn_later(0, runner.quit)
+            if isinstance(gevent.getcurrent(), gevent.Greenlet):
+                # Locust fires test_start in the greenlet that goes on to spawn the users (or to send the
+                # workers their spawn jobs): end that greenlet here, quietly, so that no user starts
+                raise gevent.GreenletExit
             return
         program.setup_values.update({name: values[name] for name in program.setup_names if name in values})
         if isinstance(runner, MasterRunner):
@@ -84,6 +94,9 @@ def attach(program: Program, environment: Any, runner: Any) -> None:
 
     def teardown(environment: Any, **_: Any) -> None:
         if not program.teardown:
+            return
+        if setup_failed:  # it would run on values setup never saved, and bury the setup's failure
+            log.info("teardown skipped: setup failed")
             return
         passed, _ = run_once(program, program.teardown, environment, "teardown")
         if passed:

@@ -20,6 +20,11 @@ class Plan:
     program: Program
     digest: str
     user_classes: dict[str, type] = field(default_factory=dict)
+    shape: type | None = None
+
+    def exports(self) -> dict[str, type]:
+        """What the locustfile puts into its globals: the user classes, and the load shape if any."""
+        return {**self.user_classes, **({self.shape.__name__: self.shape} if self.shape else {})}
 
 
 def compile_file(path: str | Path, overrides: Overrides = NO_OVERRIDES) -> tuple[Program, str]:
@@ -67,4 +72,11 @@ def load_plan(
     from engine.users import user_classes
 
     program, digest = compile_file(path, overrides)
-    return Plan(program, digest, user_classes(program, module, tags, exclude_tags))
+    classes = user_classes(program, module, tags, exclude_tags)
+    plan = Plan(program, digest, classes)
+    if program.scenario.profiles:
+        from engine.shape import shape_class
+
+        scenario = program.scenario
+        plan.shape = shape_class(scenario.profiles, scenario.default_profile, classes, module)
+    return plan

@@ -18,9 +18,9 @@ from typing import Any
 from locust import events
 from locust.argument_parser import get_empty_argument_parser
 
-from engine import lifecycle
+from engine import lifecycle, verdict
 from engine.compose import Overrides
-from engine.errors import ScenarioErrors
+from engine.errors import ScenarioErrors, did_you_mean
 from engine.load import Plan, load_plan
 
 EXIT_INVALID_SCENARIO = 2
@@ -48,6 +48,18 @@ def add_arguments(parser: Any) -> None:
         help="Replace a var of the scenario (repeatable): --var password=s3cret --var limit=20.",
     )
     parser.add_argument(
+        "--verdict-json",
+        metavar="<file>",
+        include_in_web_ui=False,
+        help="Write the thresholds' verdict (and counters) to this JSON file.",
+    )
+    parser.add_argument(
+        "--junit-xml",
+        metavar="<file>",
+        include_in_web_ui=False,
+        help="Write the thresholds' verdict as JUnit XML (one test case per threshold).",
+    )
+    parser.add_argument(
         "--env",
         metavar="<name>",
         env_var="LOCUST_SCENARIO_ENV",
@@ -70,6 +82,7 @@ def read_options(argv: list[str] | None = None) -> argparse.Namespace:
     add_arguments(parser)
     parser.add_argument("-T", "--tags", nargs="*", env_var="LOCUST_TAGS")
     parser.add_argument("-E", "--exclude-tags", nargs="*", env_var="LOCUST_EXCLUDE_TAGS")
+    parser.add_argument("--profile")  # Locust's own option: here it also selects a load profile
     options, _ = parser.parse_known_args(argv)
     return options
 
@@ -93,9 +106,36 @@ def load_from_command_line(module: str, argv: list[str] | None = None) -> Plan:
         count = len(exc.errors)
         sys.stderr.write(f"{count} problem{'s' if count != 1 else ''} in {options.scenario}; nothing was started.\n")
         sys.exit(EXIT_INVALID_SCENARIO)
+    profiles = [profile.name for profile in plan.program.scenario.profiles]
+    if profiles and options.profile and options.profile not in profiles:
+        hint = did_you_mean(options.profile, profiles) or f"profiles: {', '.join(profiles)}"
+        sys.stderr.write(f"error: --profile {options.profile}: no such profile in {options.scenario} ({hint})\n")
+        sys.exit(EXIT_INVALID_SCENARIO)
     watch_workers(plan)
-    events.init.add_listener(lambda environment, runner=None, **_: lifecycle.attach(plan.program, environment, runner))
+    events.init.add_listener(lambda environment, runner=None, **_: hook(plan, environment, runner))
     return plan
+
+
+def hook(plan: Plan, environment: Any, runner: Any) -> None:
+    """Once per process: setup/teardown, feeders, counters and the verdict on this runner."""
+    import gevent
+    from locust.runners import STATE_INIT, STATE_STOPPED, WorkerRunner
+
+    # gevent's loop caches "now" since it last ran, which may be before the (long) imports and setup of a
+    # Locust start: a timer set from that stale time fires early, e.g. -t 2s ending the test after 1 s.
+    gevent.get_hub().loop.update_now()
+    lifecycle.attach(plan.program, environment, runner)
+    judge = verdict.attach(plan.program, environment, runner)
+    if isinstance(runner, WorkerRunner):
+        return
+
+    def quitting(environment: Any, **_: Any) -> None:
+        if runner.state not in (STATE_INIT, STATE_STOPPED):
+            runner.stop()  # e.g. Ctrl-C: the test ends here, so teardown runs before the verdict
+        judge.conclude(environment, runner)
+
+    environment.events.quitting.add_listener(quitting)
+    environment.events.quit.add_listener(lambda exit_code, **_: verdict.print_table(judge))
 
 
 def watch_workers(plan: Plan) -> None:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from engine.errors import Position
+from engine.profiles import Profile
 
 METHODS = ("get", "post", "put", "patch", "delete", "head", "options")
 Pick = Literal["first", "last", "random", "all"] | int
@@ -100,6 +101,7 @@ class Request:
     on_failure: Literal["stop", "continue"] = "stop"
     service: str | None = None
     graphql: GraphQL | None = None
+    counters: tuple[tuple[str, Value], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -275,6 +277,23 @@ class Defaults:
 
 
 @dataclass(frozen=True)
+class Threshold:
+    """A pass/fail criterion: ``metric`` below/above ``limit`` (ms for times, a fraction for rates)."""
+
+    metric: str
+    bound: Literal["below", "above"]
+    limit: float
+    text: str
+    pos: Position
+    limit_pos: Position
+    request: str | None = None
+    method: str | None = None
+    journey: str | None = None
+    window: float | None = None
+    abort: bool = False
+
+
+@dataclass(frozen=True)
 class Scenario:
     """A whole scenario file."""
 
@@ -293,3 +312,7 @@ class Scenario:
     feeders: tuple[FeederSpec, ...] = ()
     setup: tuple[Step, ...] = ()
     teardown: tuple[Step, ...] = ()
+    profiles: tuple[Profile, ...] = ()
+    default_profile: str | None = None
+    default_profile_pos: Position | None = None
+    thresholds: tuple[Threshold, ...] = ()

@@ -51,6 +51,20 @@ class ResponseView:
         """The response headers (a case-insensitive mapping; empty when there were none)."""
         return self._raw.headers if self._raw.headers is not None else {}
 
+    def template_names(self) -> dict[str, Any]:
+        """The response as templates in ``expect``, ``until`` and a save's ``default`` see it."""
+        try:
+            document = self.json()
+        except NotJson:
+            document = None
+        return {
+            "status": self.status,
+            "headers": self.headers,
+            "json": document,
+            "body": self.text,
+            "elapsed_ms": self.elapsed_ms,
+        }
+
     def header(self, name: str) -> str | None:
         headers = self._raw.headers
         if headers is None:

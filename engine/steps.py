@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlencode
 
+from engine.counters import Counters
 from engine.errors import Position
 from engine.expect import Checks
 from engine.extract import Saver, save_all
@@ -33,6 +34,9 @@ log = logging.getLogger("engine.steps")
 _JSON_TYPE = {"Content-Type": "application/json"}
 _FORM_TYPE = {"Content-Type": "application/x-www-form-urlencoded"}
 _ABSOLUTE = re.compile(r"^https?://", re.IGNORECASE)
+
+
+_ABSENT = object()
 
 
 class StopRequested(Exception):
@@ -129,7 +133,11 @@ class RequestStep(StepProgram):
         allow_redirects: bool,
         base: str | None = None,
         name: str | None = None,
+        counters: list[tuple[str, Renderer]] | None = None,
+        tally: Counters | None = None,
     ) -> None:
+        self.counters = counters or []
+        self.tally = tally
         self.method = spec.method
         self.name = name or spec.name or stats_name(str(spec.url.raw))
         self.url = url
@@ -210,11 +218,30 @@ class RequestStep(StepProgram):
             except Exception as exc:
                 log.debug("check of %s %s raised", self.method, self.name, exc_info=True)
                 problems.append(f"check error: {exc}")
+            if self.counters:
+                self.count(view, scope)
             if problems:
                 response.failure("; ".join(problems))
                 return FAILED
             response.success()
             return OK
+
+    def count(self, response: ResponseView, scope: Scope) -> None:
+        """``count:``: add 1 to each counter whose condition holds (or its value, when it is a number)."""
+        assert self.tally is not None
+        context = Checks.response_scope(response, scope)
+        for name, renderer in self.counters:
+            try:
+                value = renderer.render(context)
+            except Exception:
+                log.debug("count %s of %s %s raised", name, self.method, self.name, exc_info=True)
+                continue
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                amount: float = value
+            else:
+                amount = 1 if truthy(value) else 0
+            if amount:
+                self.tally.add(name, amount)
 
 
 class PollStep(StepProgram):
@@ -355,6 +382,8 @@ class LoopStep(StepProgram):
         if self.kind == "count":
             if isinstance(value, bool) or not isinstance(value, (int, str)) or not str(value).isdigit():
                 return self.fail(user, "loop count is not a whole number")
+            if int(value) > self.max:
+                return self.fail(user, f"loop count: more than {self.max} rounds (raise max)")
             for index in range(int(value)):
                 scope[self.index] = index
                 if not run_steps(self.steps, user, scope):
@@ -408,6 +437,7 @@ class UseStep(StepProgram):
         self.label = where
 
     def run(self, user: Runner, scope: Scope) -> bool:
+        """Parameters are variables during the fragment only; what it saves or sets stays."""
         values = {}
         for param, renderer in self.args:
             try:
@@ -415,8 +445,17 @@ class UseStep(StepProgram):
             except Exception as exc:
                 user.report_failure("USE", self.label, f"template error in {param}: {exc}")
                 return False
+        before = {param: scope.get(param, _ABSENT) for param in values}
         scope.update(values)
-        return run_steps(self.steps, user, scope)
+        try:
+            return run_steps(self.steps, user, scope)
+        finally:
+            for param, value in values.items():
+                if scope.get(param, _ABSENT) is value:  # not re-assigned by the fragment: restore
+                    if before[param] is _ABSENT:
+                        del scope[param]
+                    else:
+                        scope[param] = before[param]
 
 
 class FeedStep(StepProgram):

@@ -157,6 +157,20 @@ class Expression(Renderer):
         return value
 
 
+def plain(value: Any) -> Any:
+    """A YAML value without its positions: plain dicts and lists, like a JSON response's (else a
+    template error would name the loader's class: 'engine.source.MarkedDict object'). A value that
+    is plain already is returned as it is.
+    """
+    if isinstance(value, dict):
+        copy = {key: plain(item) for key, item in value.items()}
+        return value if type(value) is dict and all(copy[k] is v for k, v in value.items()) else copy
+    if isinstance(value, list):
+        items = [plain(item) for item in value]
+        return value if type(value) is list and all(a is b for a, b in zip(items, value, strict=True)) else items
+    return value
+
+
 def _fail_on_undefined(value: Any) -> None:
     """Raise the error of the first undefined value inside a list, dict or tuple."""
     if isinstance(value, Undefined):
@@ -280,13 +294,13 @@ class Templates:
             positions = getattr(raw, "value_pos", {})
             items = [(k, self.compile(v, positions.get(k, pos), sink)) for k, v in raw.items()]
             if all(item.constant for _, item in items):
-                return Constant(raw)
+                return Constant(plain(raw))
             return Mapping_(items)
         if isinstance(raw, list):
             positions = getattr(raw, "item_pos", [])
             parts = [self.compile(v, positions[i] if i < len(positions) else pos, sink) for i, v in enumerate(raw)]
             if all(part.constant for part in parts):
-                return Constant(raw)
+                return Constant(plain(raw))
             return Sequence_(parts)
         return Constant(raw)
 

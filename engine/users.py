@@ -11,12 +11,14 @@ from __future__ import annotations
 import errno
 import logging
 import socket
+import time
 from collections.abc import Callable
 from typing import Any, ClassVar
 
 import gevent
 from locust import FastHttpUser, HttpUser, between, constant, constant_pacing, constant_throughput
 from locust.exception import StopUser
+from locust.stats import RequestStats
 from locust.user.task import LOCUST_STATE_RUNNING, LOCUST_STATE_STOPPING, LOCUST_STATE_WAITING
 
 from engine.compiler import JourneyProgram, PersonaProgram, Program
@@ -108,11 +110,37 @@ class ScenarioUser:
                 if self.stop_reason is not None:
                     raise StopUser()
                 return
+        if not self.program.times_journeys:  # no threshold reads journeys: no timing on the hot path
+            try:
+                run_steps(journey.steps, self, dict(self.vars))
+            except StopRequested as stop:
+                self.stop_reason = str(stop)
+                raise StopUser() from None
+            return
+        started = time.perf_counter()
+        passed, interrupted = False, False
         try:
-            run_steps(journey.steps, self, dict(self.vars))
+            passed = run_steps(journey.steps, self, dict(self.vars))
         except StopRequested as stop:
             self.stop_reason = str(stop)
             raise StopUser() from None
+        except (StopUser, gevent.GreenletExit):
+            interrupted = True  # the test stopped this user mid-journey: not a (failed) journey run
+            raise
+        finally:
+            if not interrupted:
+                self.record_journey(journey, (time.perf_counter() - started) * 1000, passed)
+
+    def record_journey(self, journey: JourneyProgram, elapsed_ms: float, passed: bool) -> None:
+        """One journey run in the journey statistics (for thresholds on journeys; not Locust's table)."""
+        stats = self.program.journey_stats
+        if stats is None:
+            return
+        for name in (journey.journey.name, f"{self.persona_program.persona.name}.{journey.journey.name}"):
+            entry = stats.get(name, "JOURNEY")
+            entry.log(elapsed_ms, 0)
+            if not passed:
+                entry.log_error(None)
 
     def think(self, seconds: float) -> None:
         """Sleep like Locust's own wait: a stopping user stops here instead of finishing the journey."""
@@ -297,6 +325,8 @@ def user_classes(
     """
     classes: dict[str, type] = {}
     defaults = program.scenario.defaults
+    if program.journey_stats is None:
+        program.journey_stats = RequestStats()
     for persona_program in program.personas:
         persona = persona_program.persona
         journeys = [j for j in persona_program.journeys if selected(j.journey.tags, tags, exclude_tags)]

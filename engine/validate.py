@@ -74,6 +74,9 @@ SYNONYMS = {
 }
 
 
+DEPENDENCY_HINTS = {"abort": "abort stops the test when the sliding window of for: fails"}
+
+
 def suggest(key: Any, allowed: Any) -> str | None:
     """A "did you mean" for a word another tool uses, when what it means here is allowed."""
     meant = SYNONYMS.get(str(key).lower())
@@ -274,6 +277,12 @@ def _explain(error: ValidationError, root: Any, inherited: str | None = None) ->
         missing = [k for k in rule if k not in instance]
         for key in missing:
             yield _at(error, root, f"missing required key '{key}'")
+    elif kind == "dependencies" and isinstance(instance, dict):
+        for key, needs in rule.items():
+            missing = [n for n in needs if key in instance and n not in instance]
+            if missing:
+                pos = position_of(root, [*_path(error), key], key=True)
+                yield ScenarioError(pos, f"'{key}' needs '{missing[0]}' too", DEPENDENCY_HINTS.get(key))
     elif "propertyNames" in list(error.schema_path) and isinstance(instance, str):
         yield ScenarioError(
             position_of(root, [*_path(error), instance], key=True),

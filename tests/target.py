@@ -135,6 +135,17 @@ def create_app() -> Flask:
             return jsonify(attempt=attempts[key]), 503
         return jsonify(attempt=attempts[key])
 
+    countdowns: dict[str, list[float]] = {}
+
+    @app.get("/countdown/<key>")
+    def countdown(key: str):  # type: ignore[no-untyped-def]
+        """Not ready before the ``ready_after``-th call (default 3) with this key; ``gaps``: seconds between calls."""
+        calls = countdowns.setdefault(key, [])
+        calls.append(time.monotonic())
+        ready = len(calls) >= int(request.args.get("ready_after", 3))
+        gaps = [round(later - earlier, 4) for earlier, later in itertools.pairwise(calls)]
+        return jsonify(ready=ready, attempt=len(calls), gaps=gaps)
+
     records: dict[str, list[Any]] = {}
 
     @app.post("/record/<bucket>")

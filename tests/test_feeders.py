@@ -143,7 +143,7 @@ def test_csv_errors(tmp_path: Path, content: str | bytes, message: str) -> None:
 
 def test_missing_unreadable_and_folder_files(tmp_path: Path) -> None:
     assert load_error(csv_spec("data/none.csv"), tmp_path) == (
-        "data file 'data/none.csv' not found (relative to the scenario's folder)"
+        "data file 'data/none.csv' not found (relative to the file that declares it)"
     )
     absolute = str(tmp_path / "none.json")
     assert load_error(json_spec(absolute), tmp_path) == f"data file '{absolute}' not found"

@@ -235,6 +235,30 @@ def test_jsonpath_picks_and_defaults(harness, client):
 
 
 @pytest.mark.parametrize("client", CLIENTS)
+def test_a_default_may_read_the_response(harness, client):
+    h = harness(
+        scenario(
+            """
+            - get: /items
+              save:
+                code: {jsonpath: $.nope, default: "{{ status }}"}
+                count: {jsonpath: $.nope, default: "{{ json | length }}"}
+                first_name: {jsonpath: $.nope, default: "{{ json[0].name }}"}
+            - post: /echo
+              json: {code: "{{ code }}", count: "{{ count }}"}
+              expect:
+                json: {$.json.code: 200, $.json.count: 3}
+            """,
+            client,
+        )
+    )
+    user = h.user()
+    h.journey(user)
+    assert messages(h) == []
+    assert counts(h) == {("GET", "/items"): (1, 0), ("POST", "/echo"): (1, 0)}
+
+
+@pytest.mark.parametrize("client", CLIENTS)
 def test_random_pick_is_one_of_the_matches_and_varies(harness, client):
     h = harness(
         scenario(

@@ -1,0 +1,657 @@
+"""Does the engine cost load-generation capacity? The engine against hand-written Locust users, side by side.
+
+Run it from the repository root::
+
+    python bench/compare.py                 # the full benchmark, a few minutes
+    python bench/compare.py --smoke         # a very short run (CI): the same output, no meaningful figures
+    python bench/compare.py --runs 7 --seconds 8
+
+Both sides run the same journey against a static JSON API (``bench/target.py``,
+a separate process on 127.0.0.1, port 0): log in and save the token; list the
+products and save a random id; open that product; post it to the cart with the
+token. ``bench/handwritten.py`` is the journey as a careful author writes it
+(HttpUser and FastHttpUser), ``bench/journey.yaml`` the same as a scenario
+(``client: http`` and ``client: fast``), loaded with ``engine.load.load_plan``.
+
+Primary figure: CPU per request, measured side by side. Separate runs cannot
+resolve small differences (absolute req/s drift up to 2.2x between runs on this
+kind of machine), and counting the requests of classes that run together says
+nothing (they share one CPU, so they all get the same rate). So, per client, one
+Locust Environment + LocalRunner runs three classes at the same time, ``--users``
+users each, wait 0: the hand-written class, the engine's class, and a copy of the
+hand-written class (the A/A control). A ``greenlet.settrace`` callback charges the
+time between two greenlet switches to the class of the user whose greenlet was
+running (a user's greenlet is ``group.spawn(run_user, user)``: ``args[0]`` is the
+user); the callback's own time is charged to nobody, nor is the hub's. A request
+listener counts each class's requests. After ``--warmup`` seconds, ``--seconds``
+seconds are measured. Per class: busy microseconds per request. ``ratio`` is
+hand-written / engine (1.00: the engine costs nothing; 0.80: it needs 25 % more
+CPU per request), ``control`` is hand-written / copy, which should be 1.00: a run
+whose control leaves 0.95-1.05 is flagged unreliable (noise from other work on
+the machine) and left out of the medians, unless every run is. ``--runs`` runs per
+client, the clients alternating. The summary is one line per client::
+
+    client=fast cpu_us_per_request handwritten=… engine=… ratio=… control=… unreliable_runs=k/n
+
+Secondary view (lines starting with ``secondary``): requests per second of
+separate runs, one class alone, in alternating order (hand-written, engine, ...);
+only differences above ~15-25 % mean anything there.
+
+Memory (lines starting with ``memory``): 1,000 users (``--memory-users``) with a
+wait between 60 and 61 s (they run their journey once, then sleep), each side in
+its own process (``--memory-child handwritten|engine --client X``): peak RSS
+(VmHWM) minus the RSS after imports, so the engine's side includes loading the
+scenario.
+
+Load time (lines starting with ``load``): validate + compile (``load_plan``) of
+scenarios/shop.yaml, scenarios/inventory.yaml and a generated scenario of 1,000
+request steps (10 journeys x 100 steps, with templates, saves and expects);
+every load printed, and their median.
+
+Budget (lines starting with ``budget``), each ``met`` or ``MISSED``: engine CPU
+per request at most 1.05x hand-written (ratio >= 0.95) for both clients; memory
+at most 1.1x; the 1,000-step scenario loads in under 1 s; each flagship scenario
+in under 0.3 s. The exit code is 0 whatever the figures (1 on a broken run).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import gevent
+import greenlet
+import locust  # first: Locust monkey-patches the standard library with gevent
+from locust import User, between, constant
+from locust.env import Environment
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from bench.handwritten import HandwrittenFast, HandwrittenHttp  # noqa: E402
+from engine.load import load_plan  # noqa: E402
+
+CLIENTS = ("http", "fast")
+HANDWRITTEN = {"http": HandwrittenHttp, "fast": HandwrittenFast}
+ENGINE_CLASS = {"http": "EngineHttp", "fast": "EngineFast"}
+REQUESTS_PER_JOURNEY = 4
+JOURNEY = ROOT / "bench" / "journey.yaml"
+FLAGSHIPS = (ROOT / "scenarios" / "shop.yaml", ROOT / "scenarios" / "inventory.yaml")
+CONTROL_RANGE = (0.95, 1.05)
+CPU_RATIO_MIN = 0.95  # engine CPU per request <= 1.05x hand-written
+MEMORY_RATIO_MAX = 1.1
+GENERATED_LOAD_MAX = 1.0
+FLAGSHIP_LOAD_MAX = 0.3
+
+
+def say(text: str = "") -> None:
+    print(text, flush=True)
+
+
+def verdict(ok: bool) -> str:
+    return "met" if ok else "MISSED"
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values) if values else float("nan")
+
+
+# --- the target ---------------------------------------------------------------------------------------------------
+
+
+@contextmanager
+def target_server(cpus: set[int] | None) -> Iterator[str]:
+    """``bench/target.py`` in a process of its own; yields its base URL."""
+    command = [sys.executable, str(ROOT / "bench" / "target.py")]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline().strip()
+        if not line.isdigit():
+            raise RuntimeError(f"the target did not start (it printed {line!r})")
+        if cpus:
+            os.sched_setaffinity(process.pid, cpus)
+        yield f"http://127.0.0.1:{line}"
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+# --- the user classes ---------------------------------------------------------------------------------------------
+
+
+_plan_modules = iter(range(1, 1_000_000))
+
+
+def engine_class(client: str) -> type[User]:
+    """The engine's user class for ``client``, from a fresh load of bench/journey.yaml."""
+    plan = load_plan(JOURNEY, module=f"bench_journey_{next(_plan_modules)}")
+    cls: type[User] = plan.user_classes[ENGINE_CLASS[client]]
+    return cls
+
+
+def prepare(classes: list[type[User]], host: str, wait: Callable[..., float], fixed_count: int = 0) -> None:
+    for cls in classes:
+        cls.host = host
+        cls.wait_time = wait  # type: ignore[assignment]
+        cls.fixed_count = fixed_count
+        cls.weight = 1
+
+
+# --- the meter ----------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Tally:
+    busy: float = 0.0  # seconds, garbage collection included when the meter shares it out
+    requests: int = 0
+    failures: int = 0
+    allocated: int = 0  # net new objects tracked by the garbage collector (what triggers collections)
+    switches: int = 0  # greenlet switches away from this class's greenlets
+
+    @property
+    def us_per_request(self) -> float:
+        return self.busy / self.requests * 1e6 if self.requests else float("nan")
+
+
+OTHER = "other"  # the hub, the runner's greenlets
+
+
+class Meter:
+    """Busy time and requests per class of user, for the users of one Environment.
+
+    Every greenlet switch charges the time since the previous switch to the class
+    of the user whose greenlet was running (the hub and the runner's greenlets go
+    to ``other``); the tracer's own time is charged to nobody. With ``share_gc``
+    the pauses of the garbage collector are set aside instead of being charged to
+    whichever greenlet happened to trigger them (one full collection can take
+    100 ms, a tenth of a class's busy time in a run), and are shared out at the
+    end in proportion to each class's net allocations of tracked objects, which
+    is what triggers collections.
+    """
+
+    def __init__(
+        self, labels: dict[type, str], clock: Callable[[], float] = time.perf_counter, share_gc: bool = False
+    ) -> None:
+        self.labels = labels
+        self.clock = clock
+        self.share_gc = share_gc
+        self.tallies = {label: Tally() for label in [*labels.values(), OTHER]}
+        self.owners: dict[Any, Tally] = {}
+        self.active = False
+        self.last = 0.0
+        self.count = 0  # the garbage collector's young-generation count at the last switch
+        self.interval_allocated = 0  # allocations of the running greenlet before a collection
+        self.paused = 0.0  # collection pauses of the running greenlet, set aside
+        self.gc_started = 0.0
+        self.gc_total = 0.0
+        self.previous_tracer: Any = None
+
+    def tally_of(self, glet: Any) -> Tally:
+        try:
+            return self.owners[glet]
+        except KeyError:
+            args = getattr(glet, "args", None)
+            user = args[0] if args else None
+            label = self.labels.get(type(user), OTHER) if isinstance(user, User) else OTHER
+            self.owners[glet] = tally = self.tallies[label]
+            return tally
+
+    def trace(self, event: str, args: Any) -> None:
+        now = self.clock()
+        if event == "switch" or event == "throw":
+            tally = self.tally_of(args[0])
+            tally.busy += now - self.last - self.paused
+            tally.switches += 1
+            count = gc.get_count()[0]
+            tally.allocated += self.interval_allocated + count - self.count
+            self.count, self.interval_allocated, self.paused = count, 0, 0.0
+        self.last = self.clock()
+
+    def on_gc(self, phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            self.interval_allocated += gc.get_count()[0] - self.count
+            self.gc_started = self.clock()
+        else:
+            pause = self.clock() - self.gc_started
+            self.paused += pause
+            self.gc_total += pause
+            self.count = gc.get_count()[0]
+
+    def on_request(self, exception: Any = None, **_: Any) -> None:
+        if self.active:
+            tally = self.tally_of(greenlet.getcurrent())
+            tally.requests += 1
+            if exception is not None:
+                tally.failures += 1
+
+    def start(self) -> None:
+        self.active = True
+        if self.share_gc:
+            gc.callbacks.append(self.on_gc)
+        self.count = gc.get_count()[0]
+        self.last = self.clock()
+        self.previous_tracer = greenlet.settrace(self.trace)
+
+    def stop(self) -> None:
+        greenlet.settrace(self.previous_tracer)
+        self.active = False
+        if self.share_gc:
+            gc.callbacks.remove(self.on_gc)
+            allocated = {label: max(t.allocated, 0) for label, t in self.tallies.items()}
+            total = sum(allocated.values())
+            for label, tally in self.tallies.items():
+                tally.busy += self.gc_total * allocated[label] / total if total else 0.0
+
+
+def run_users(classes: list[type[User]], meter: Meter, users: int, warmup: float, seconds: float) -> float:
+    """Spawn ``users`` users of ``classes`` in a fresh Environment; measure ``seconds`` after ``warmup``.
+
+    Returns the measured wall time.
+    """
+    env = Environment(user_classes=classes, host=classes[0].host)
+    env.events.request.add_listener(meter.on_request)
+    runner = env.create_local_runner()
+    try:
+        runner.start(users, spawn_rate=max(users, 100))
+        deadline = time.monotonic() + 30
+        while runner.user_count < users and time.monotonic() < deadline:
+            gevent.sleep(0.05)
+        gevent.sleep(warmup)
+        started = time.perf_counter()
+        meter.start()
+        try:
+            gevent.sleep(seconds)
+        finally:
+            meter.stop()
+        return time.perf_counter() - started
+    finally:
+        runner.quit()
+
+
+# --- primary: CPU per request, side by side ------------------------------------------------------------------------
+
+
+@dataclass
+class SideBySide:
+    client: str
+    tallies: dict[str, Tally]
+    gc_seconds: float
+
+    @property
+    def ratio(self) -> float:
+        return self.tallies["handwritten"].us_per_request / self.tallies["engine"].us_per_request
+
+    @property
+    def control(self) -> float:
+        return self.tallies["handwritten"].us_per_request / self.tallies["control"].us_per_request
+
+    @property
+    def reliable(self) -> bool:
+        return CONTROL_RANGE[0] <= self.control <= CONTROL_RANGE[1]
+
+    @property
+    def failures(self) -> int:
+        return sum(t.failures for t in self.tallies.values())
+
+
+def side_by_side(client: str, host: str, args: argparse.Namespace) -> SideBySide:
+    handwritten = HANDWRITTEN[client]
+    control: type[User] = type(f"{handwritten.__name__}Control", (handwritten,), {"__module__": __name__})
+    engine = engine_class(client)
+    classes = [handwritten, engine, control]
+    prepare(classes, host, constant(0), fixed_count=args.users)
+    clock = time.thread_time if args.clock == "thread" else time.perf_counter
+    meter = Meter({handwritten: "handwritten", engine: "engine", control: "control"}, clock, args.gc == "share")
+    run_users(classes, meter, args.users * len(classes), args.warmup, args.seconds)
+    return SideBySide(client, meter.tallies, meter.gc_total)
+
+
+def primary(host: str, args: argparse.Namespace) -> dict[str, list[SideBySide]]:
+    say(
+        f"primary: CPU per request, side by side in one process ({args.users} users per class, wait 0, "
+        f"{args.warmup:g} s warm-up + {args.seconds:g} s measured, {args.runs} runs per client, clock={args.clock})"
+    )
+    results: dict[str, list[SideBySide]] = {client: [] for client in CLIENTS}
+    for run in range(1, args.runs + 1):
+        for client in CLIENTS if run % 2 else CLIENTS[::-1]:
+            result = side_by_side(client, host, args)
+            results[client].append(result)
+            t = result.tallies
+            say(
+                f"  run {run}/{args.runs} {client}: us/request handwritten={t['handwritten'].us_per_request:.1f} "
+                f"engine={t['engine'].us_per_request:.1f} control={t['control'].us_per_request:.1f} "
+                f"ratio={result.ratio:.3f} control={result.control:.3f}"
+                f"{'' if result.reliable else ' unreliable'} requests="
+                f"{t['handwritten'].requests}/{t['engine'].requests}/{t['control'].requests} "
+                f"failures={result.failures} gc={result.gc_seconds * 1000:.0f}ms"
+            )
+    return results
+
+
+def summary_line(client: str, runs: list[SideBySide]) -> tuple[str, float]:
+    """The client's summary line, and its ratio (medians over the reliable runs, or all when none is)."""
+    kept = [r for r in runs if r.reliable] or runs
+    hand = median([r.tallies["handwritten"].us_per_request for r in kept])
+    engine = median([r.tallies["engine"].us_per_request for r in kept])
+    ratio = median([r.ratio for r in kept])
+    control = median([r.control for r in kept])
+    unreliable = sum(not r.reliable for r in runs)
+    line = (
+        f"client={client} cpu_us_per_request handwritten={hand:.1f} engine={engine:.1f} ratio={ratio:.3f} "
+        f"control={control:.3f} unreliable_runs={unreliable}/{len(runs)}"
+    )
+    return line, ratio
+
+
+# --- secondary: requests per second of separate runs ---------------------------------------------------------------
+
+
+def throughput(cls: type[User], host: str, users: int, warmup: float, seconds: float) -> tuple[float, int]:
+    """Requests per second of ``users`` users of ``cls`` alone, and their failures."""
+    prepare([cls], host, constant(0))
+    meter = Meter({cls: "alone"})
+    meter.active = True
+    env = Environment(user_classes=[cls], host=host)
+    env.events.request.add_listener(meter.on_request)
+    runner = env.create_local_runner()
+    try:
+        runner.start(users, spawn_rate=max(users, 100))
+        gevent.sleep(warmup)
+        before = meter.tallies["alone"].requests
+        started = time.perf_counter()
+        gevent.sleep(seconds)
+        done = meter.tallies["alone"].requests - before
+        elapsed = time.perf_counter() - started
+    finally:
+        runner.quit()
+    return done / elapsed, meter.tallies["alone"].failures
+
+
+def secondary(host: str, args: argparse.Namespace) -> None:
+    say(
+        f"secondary: requests/s of separate runs, alternating hand-written and engine ({args.users} users, "
+        f"{args.secondary_seconds:g} s each, {args.secondary_runs} runs each); drift between runs is large"
+    )
+    for client in CLIENTS:
+        rates: dict[str, list[float]] = {"handwritten": [], "engine": []}
+        failures = 0
+        for _ in range(args.secondary_runs):
+            for kind in rates:
+                cls = HANDWRITTEN[client] if kind == "handwritten" else engine_class(client)
+                rate, failed = throughput(cls, host, args.users, args.warmup, args.secondary_seconds)
+                rates[kind].append(rate)
+                failures += failed
+        hand, engine = median(rates["handwritten"]), median(rates["engine"])
+        say(
+            f"secondary client={client} separate_runs_rps handwritten={hand:.0f} engine={engine:.0f} "
+            f"ratio={engine / hand:.3f} (engine/handwritten) "
+            f"runs handwritten=[{' '.join(f'{r:.0f}' for r in rates['handwritten'])}] "
+            f"engine=[{' '.join(f'{r:.0f}' for r in rates['engine'])}] failures={failures}"
+        )
+
+
+# --- memory ---------------------------------------------------------------------------------------------------------
+
+
+def proc_status_kib(key: str) -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(key + ":"):
+            return int(line.split()[1])
+    raise LookupError(key)
+
+
+def memory_child(kind: str, client: str, host: str, users: int, spawn_rate: float) -> None:
+    """In a process of its own: ``users`` mostly sleeping users; prints one JSON line with the figures."""
+    gc.collect()
+    baseline = proc_status_kib("VmRSS")
+    cls = HANDWRITTEN[client] if kind == "handwritten" else engine_class(client)
+    loaded = proc_status_kib("VmRSS")
+    prepare([cls], host, between(60, 61))
+    meter = Meter({cls: kind})
+    meter.active = True
+    env = Environment(user_classes=[cls], host=host)
+    env.events.request.add_listener(meter.on_request)
+    runner = env.create_local_runner()
+    runner.start(users, spawn_rate=spawn_rate)
+    tally = meter.tallies[kind]
+    deadline = time.monotonic() + 60 + users / spawn_rate
+    while tally.requests < users * REQUESTS_PER_JOURNEY and time.monotonic() < deadline:
+        gevent.sleep(0.1)
+    gevent.sleep(0.5)
+    figures = {
+        "kind": kind,
+        "client": client,
+        "users": runner.user_count,
+        "requests": tally.requests,
+        "failures": tally.failures,
+        "baseline_kib": baseline,
+        "loaded_kib": loaded,
+        "peak_kib": proc_status_kib("VmHWM"),
+        "settled_kib": proc_status_kib("VmRSS"),
+    }
+    print(json.dumps(figures), flush=True)
+    runner.quit()
+
+
+def memory(host: str, args: argparse.Namespace) -> dict[str, float]:
+    say(f"memory: {args.memory_users} users waiting 60-61 s between journeys, each side in its own process")
+    ratios = {}
+    for client in CLIENTS:
+        growth: dict[str, float] = {}
+        for kind in ("handwritten", "engine"):
+            command = [sys.executable, __file__, "--memory-child", kind, "--client", client, "--host", host]
+            command += ["--memory-users", str(args.memory_users), "--memory-spawn-rate", str(args.memory_spawn_rate)]
+            done = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
+            lines = done.stdout.strip().splitlines()
+            if done.returncode != 0 or not lines:
+                raise RuntimeError(f"memory child {kind}/{client} failed:\n{done.stderr[-2000:]}")
+            figures = json.loads(lines[-1])
+            growth[kind] = (figures["peak_kib"] - figures["baseline_kib"]) / 1024
+            say(
+                f"  memory {client} {kind}: after imports={figures['baseline_kib'] / 1024:.1f} MiB, "
+                f"+{(figures['loaded_kib'] - figures['baseline_kib']) / 1024:.1f} MiB loading the user class, "
+                f"peak={figures['peak_kib'] / 1024:.1f} MiB, "
+                f"settled (users asleep)={figures['settled_kib'] / 1024:.1f} MiB; users={figures['users']} "
+                f"requests={figures['requests']} failures={figures['failures']}"
+            )
+        ratio = growth["engine"] / growth["handwritten"]
+        ratios[client] = ratio
+        say(
+            f"memory client={client} users={args.memory_users} peak_rss_growth_mib "
+            f"handwritten={growth['handwritten']:.1f} engine={growth['engine']:.1f} ratio={ratio:.3f}"
+        )
+    return ratios
+
+
+# --- load time ------------------------------------------------------------------------------------------------------
+
+
+def generated_scenario(journeys: int = 10, steps: int = 100) -> str:
+    """A scenario of ``journeys`` x ``steps`` request steps, with templates, saves and expects."""
+    out = [
+        "version: 1",
+        "name: generated",
+        "host: http://127.0.0.1:8080",
+        "vars:",
+        "  username: bench",
+        "  password: secret",
+        "users:",
+        "  Generated:",
+        "    client: fast",
+        "    journeys:",
+    ]
+    login = [
+        "- post: /login",
+        '  json: {username: "{{ username }}", password: "{{ password }}"}',
+        "  expect: {status: 200}",
+        "  save: {token: $.token}",
+    ]
+    listing = [
+        "- get: /products",
+        '  params: {page: "{{ randint(1, 5) }}", limit: 20}',
+        '  expect: {status: 200, json: {"$": {type: array, min_length: 1}}}',
+        '  save: {product_id: {jsonpath: "$[*].id", pick: random}}',
+    ]
+    for j in range(journeys):
+        out += [f"      journey_{j}:", f"        weight: {j + 1}", "        steps:"]
+        for s in range(steps):
+            if s % 4 == 0:
+                step = login
+            elif s % 4 == 1:
+                step = listing
+            elif s % 4 == 2:
+                step = [
+                    "- get: /products/{{ product_id }}",
+                    f"  name: product {s}",
+                    '  expect: {status: 200, json: {"$.id": "{{ product_id }}", "$.price": {gt: 0}}}',
+                    f"  save: {{price_{s}: $.price}}",
+                ]
+            else:
+                step = [
+                    "- post: /cart",
+                    f'  headers: {{Authorization: "Bearer {{{{ token }}}}", X-Step: "j{j}-s{s}-{{{{ uuid() }}}}"}}',
+                    f'  json: {{product_id: "{{{{ product_id }}}}", quantity: "{{{{ randint(1, 3) }}}}", '
+                    f'price: "{{{{ price_{s - 1} }}}}"}}',
+                    '  expect: {status: 200, json: {"$.ok": true}}',
+                ]
+            out += ["          " + line for line in step]
+    return "\n".join(out) + "\n"
+
+
+_load_modules = iter(range(1, 1_000_000))
+
+
+def time_loads(path: Path, repeats: int) -> list[float]:
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        load_plan(path, module=f"bench_load_{next(_load_modules)}")
+        times.append(time.perf_counter() - started)
+    return times
+
+
+def load_times(args: argparse.Namespace) -> dict[str, float]:
+    say(f"load: validate + compile (load_plan), {args.load_repeats} loads each")
+    medians = {}
+    with tempfile.TemporaryDirectory() as folder:
+        generated = Path(folder) / "generated_1000_steps.yaml"
+        generated.write_text(generated_scenario(), encoding="utf-8")
+        for path, label in [(p, str(p.relative_to(ROOT))) for p in FLAGSHIPS] + [(generated, "generated-1000-steps")]:
+            times = time_loads(path, args.load_repeats)
+            medians[label] = median(times)
+            say(
+                f"load {label} median={medians[label]:.3f} s loads=[{' '.join(f'{t:.3f}' for t in times)}]"
+                + (f" ({generated.read_text().count(chr(10))} lines)" if path == generated else "")
+            )
+    return medians
+
+
+# --- main -----------------------------------------------------------------------------------------------------------
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--smoke", action="store_true", help="a very short run (CI): checks that it works")
+    parser.add_argument("--runs", type=int, default=5, help="side-by-side runs per client (default 5)")
+    parser.add_argument("--seconds", type=float, default=5.0, help="measured seconds per side-by-side run")
+    parser.add_argument("--warmup", type=float, default=1.0, help="seconds before measuring (default 1)")
+    parser.add_argument("--users", type=int, default=10, help="users per class (default 10)")
+    parser.add_argument(
+        "--clock", choices=["thread", "perf"], default="thread", help="thread CPU time (default) or perf_counter"
+    )
+    parser.add_argument(
+        "--gc", choices=["share", "charge"], default="share", help="share out collections (default) or charge them"
+    )
+    parser.add_argument("--secondary-runs", type=int, default=3, help="separate runs per side and client")
+    parser.add_argument("--secondary-seconds", type=float, default=3.0, help="measured seconds per separate run")
+    parser.add_argument("--memory-users", type=int, default=1000, help="users of the memory test (default 1000)")
+    parser.add_argument(
+        "--memory-spawn-rate",
+        type=float,
+        default=200,
+        help="users started per second in the memory test (default 200: each finishes its journey before many "
+        "more start, so the peak is that of sleeping users, not of a backlog that depends on CPU speed)",
+    )
+    parser.add_argument("--load-repeats", type=int, default=5)
+    parser.add_argument("--pin", type=int, metavar="CPU", help="pin this process to CPU, the target to the others")
+    parser.add_argument("--skip", action="append", default=[], choices=["secondary", "memory", "load"])
+    parser.add_argument("--memory-child", choices=["handwritten", "engine"], help=argparse.SUPPRESS)
+    parser.add_argument("--client", choices=CLIENTS, help=argparse.SUPPRESS)
+    parser.add_argument("--host", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.smoke:
+        args.runs, args.seconds, args.warmup = 1, 1.0, 0.5
+        args.secondary_runs, args.secondary_seconds = 1, 0.5
+        args.memory_users, args.load_repeats = 100, 1
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.memory_child:
+        memory_child(args.memory_child, args.client, args.host, args.memory_users, args.memory_spawn_rate)
+        return 0
+    cpus = None
+    if args.pin is not None:
+        os.sched_setaffinity(0, {args.pin})
+        cpus = (set(range(os.cpu_count() or 1)) - {args.pin}) or None
+    started = time.monotonic()
+    say(
+        f"bench: python {platform.python_version()}, locust {locust.__version__}, {os.cpu_count()} CPUs, "
+        f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}"
+        + (f", pinned to CPU {args.pin}" if args.pin is not None else "")
+        + (" (smoke run: figures are not meaningful)" if args.smoke else "")
+    )
+    with target_server(cpus) as host:
+        results = primary(host, args)
+        lines = {client: summary_line(client, results[client]) for client in CLIENTS}
+        for client in CLIENTS:
+            say(lines[client][0])
+        broken = any(r.failures for runs in results.values() for r in runs)
+        if "secondary" not in args.skip:
+            secondary(host, args)
+        memory_ratios = memory(host, args) if "memory" not in args.skip else {}
+    loads = load_times(args) if "load" not in args.skip else {}
+
+    say("budget (engine vs hand-written):")
+    for client in CLIENTS:
+        ratio = lines[client][1]
+        say(
+            f"budget cpu client={client}: handwritten/engine us per request {ratio:.3f} >= {CPU_RATIO_MIN} "
+            f"(engine <= 1.05x) {verdict(ratio >= CPU_RATIO_MIN)}"
+        )
+    for client, ratio in memory_ratios.items():
+        say(
+            f"budget memory client={client}: engine/handwritten {ratio:.3f} <= {MEMORY_RATIO_MAX} "
+            f"{verdict(ratio <= MEMORY_RATIO_MAX)}"
+        )
+    for label, seconds in loads.items():
+        limit = GENERATED_LOAD_MAX if label.startswith("generated") else FLAGSHIP_LOAD_MAX
+        say(f"budget load {label}: {seconds:.3f} s < {limit:g} s {verdict(seconds < limit)}")
+    if broken:
+        say("ERROR: requests failed during the side-by-side runs: the journey is broken, the figures are not valid")
+    say(f"bench: done in {time.monotonic() - started:.0f} s")
+    return 1 if broken else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,361 @@
+"""The verdict: thresholds evaluated on Locust's aggregated statistics, as a table, files and an exit code.
+
+Everything here runs where the aggregated statistics are — the local runner,
+or the master of a distributed run — so it holds with ``--processes`` and
+master/worker runs. Workers send their counter increments and journey
+statistics with Locust's own stats reports. Thresholds with ``for:`` are
+evaluated every second over a sliding window (and may ``abort`` the test);
+the others once, when Locust quits. With thresholds, they decide the exit
+code: 0 when all pass, :data:`EXIT_THRESHOLDS_FAILED` when one fails.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from xml.etree import ElementTree
+
+import gevent
+from locust.runners import MasterRunner, WorkerRunner
+from locust.stats import RequestStats, StatsEntry, calculate_response_time_percentile
+
+from engine.compiler import Program
+from engine.model import Threshold
+
+log = logging.getLogger("engine.verdict")
+EXIT_THRESHOLDS_FAILED = 4
+PERCENTILES = {"p50": 0.5, "p90": 0.9, "p95": 0.95, "p99": 0.99}
+TIME_METRICS = frozenset({*PERCENTILES, "avg", "max", "min"})
+
+
+@dataclass
+class Result:
+    """One threshold's outcome."""
+
+    threshold: Threshold
+    measured: float | None
+    passed: bool
+    aborted: bool = False
+
+
+def holds(threshold: Threshold, value: float | None) -> bool:
+    """Whether ``value`` meets the threshold. No data meets a ``below`` (nothing was too slow or
+    failed: a short run may never reach a rare request) and fails an ``above`` (nothing happened)."""
+    if value is None:
+        return threshold.bound == "below"
+    return value < threshold.limit if threshold.bound == "below" else value > threshold.limit
+
+
+def entry_for(threshold: Threshold, stats: RequestStats, journeys: RequestStats) -> StatsEntry | None:
+    """The statistics a threshold reads: the whole run, one request (all its methods), or one journey."""
+    if threshold.journey is not None:
+        return journeys.entries.get((threshold.journey, "JOURNEY"))
+    if threshold.request is None:
+        return stats.total
+    rows = [
+        entry
+        for (name, method), entry in stats.entries.items()
+        if name == threshold.request and threshold.method in (None, method)
+    ]
+    if len(rows) <= 1:
+        return rows[0] if rows else None
+    combined = StatsEntry(stats, threshold.request, "")
+    for row in rows:
+        combined.extend(row)
+    return combined
+
+
+def measure(threshold: Threshold, entry: StatsEntry | None, counters: dict[str, float]) -> float | None:
+    """The metric's value (ms for times, a fraction for error_rate), or None when nothing was measured."""
+    metric = threshold.metric
+    if metric in counters:
+        return counters[metric]
+    if entry is None or entry.num_requests == 0:
+        return None
+    if metric in PERCENTILES:
+        return float(entry.get_response_time_percentile(PERCENTILES[metric]))
+    if metric == "avg":
+        return float(entry.avg_response_time)
+    if metric == "max":
+        return float(entry.max_response_time)
+    if metric == "min":
+        return float(entry.min_response_time or 0)
+    if metric == "error_rate":
+        return float(entry.fail_ratio)
+    if metric == "rps":
+        return float(entry.total_rps)
+    if metric == "requests":
+        return float(entry.num_requests)
+    return float(entry.num_failures)  # failures
+
+
+class Window:
+    """A sliding window over one entry: per-second snapshots, values over the last ``window`` seconds."""
+
+    def __init__(self, threshold: Threshold) -> None:
+        self.threshold = threshold
+        self.snapshots: deque[tuple[float, dict[int, int], int, int, float]] = deque()
+        self.worst: float | None = None
+        self.failed = False
+
+    def value(self, entry: StatsEntry | None, now: float) -> float | None:
+        """Snapshot ``entry`` and measure the metric over the window (None until the window is full)."""
+        assert self.threshold.window is not None
+        if entry is None:
+            return None
+        snapshot = (now, dict(entry.response_times), entry.num_requests, entry.num_failures, entry.total_response_time)
+        self.snapshots.append(snapshot)
+        while len(self.snapshots) > 1 and now - self.snapshots[1][0] >= self.threshold.window:
+            self.snapshots.popleft()
+        start = self.snapshots[0]
+        if now - start[0] < self.threshold.window:
+            return None
+        requests = entry.num_requests - start[2]
+        if requests <= 0:
+            return None
+        failures = entry.num_failures - start[3]
+        times = {k: v - start[1].get(k, 0) for k, v in entry.response_times.items() if v - start[1].get(k, 0) > 0}
+        metric = self.threshold.metric
+        if metric in PERCENTILES:
+            return float(calculate_response_time_percentile(times, requests, PERCENTILES[metric]))
+        if metric == "avg":
+            return (entry.total_response_time - start[4]) / requests
+        if metric == "max":
+            return float(max(times)) if times else None
+        if metric == "min":
+            return float(min(times)) if times else None
+        if metric == "error_rate":
+            return failures / requests
+        if metric == "rps":
+            return requests / self.threshold.window
+        if metric == "requests":
+            return float(requests)
+        return float(failures)
+
+
+class Verdict:
+    """Thresholds, counters and journey statistics of one scenario, wired to a runner."""
+
+    def __init__(self, program: Program) -> None:
+        self.program = program
+        self.thresholds = list(program.scenario.thresholds)
+        self.windows = [Window(t) for t in self.thresholds if t.window is not None]
+        self.results: list[Result] = []
+        self.watcher: Any = None
+
+    @property
+    def journeys(self) -> RequestStats:
+        stats: RequestStats = self.program.journey_stats
+        return stats
+
+    def evaluate(self, stats: RequestStats) -> list[Result]:
+        counters = self.program.counters.totals
+        windowed = {id(w.threshold): w for w in self.windows}
+        results = []
+        for threshold in self.thresholds:
+            window = windowed.get(id(threshold))
+            if window is not None:
+                # A window that never filled measured nothing: "no data", judged as for any threshold.
+                passed = not window.failed and (window.worst is not None or holds(threshold, None))
+                results.append(Result(threshold, window.worst, passed, window.failed and threshold.abort))
+                continue
+            value = measure(threshold, entry_for(threshold, stats, self.journeys), counters)
+            results.append(Result(threshold, value, holds(threshold, value)))
+        return results
+
+    def watch(self, environment: Any, runner: Any) -> None:
+        """Every second, check the windowed thresholds; abort the test when one with ``abort`` fails."""
+        while True:
+            gevent.sleep(1)
+            now = time.monotonic()
+            aborting: Window | None = None
+            for window in self.windows:  # all of them, also when an earlier one aborts the test
+                entry = entry_for(window.threshold, runner.stats, self.journeys)
+                value = window.value(entry, now)
+                if value is None:
+                    continue
+                if window.worst is None or _worse(window, value):
+                    window.worst = value
+                if holds(window.threshold, value):
+                    continue
+                if not window.failed:
+                    window.failed = True
+                    log.error(
+                        "threshold failed: %s (measured %s)", window.threshold.text, show(window.threshold, value)
+                    )
+                if window.threshold.abort and aborting is None:
+                    aborting = window
+            if aborting is not None:
+                log.error("aborting the test: %s", aborting.threshold.text)
+                environment.process_exit_code = EXIT_THRESHOLDS_FAILED
+                gevent.spawn(runner.quit)
+                return
+
+    def conclude(self, environment: Any, runner: Any) -> None:
+        """At quitting: evaluate, set the exit code, write the files the options asked for."""
+        if self.watcher is not None:
+            self.watcher.kill(block=False)
+        self.results = self.evaluate(runner.stats)
+        failed = [r for r in self.results if not r.passed]
+        if self.thresholds and environment.process_exit_code is None:
+            environment.process_exit_code = EXIT_THRESHOLDS_FAILED if failed else 0
+        options = environment.parsed_options
+        exit_code = environment.process_exit_code
+        if exit_code is None:  # no thresholds: Locust decides, as main.shutdown() will
+            failed_requests = bool(runner.errors or runner.exceptions)
+            exit_code = getattr(options, "exit_code_on_error", 1) if failed_requests else 0
+        if getattr(options, "verdict_json", None):
+            write_json(Path(options.verdict_json), self.report(exit_code))
+        if getattr(options, "junit_xml", None):
+            write_junit(Path(options.junit_xml), self.program.scenario.name, self.results)
+
+    def report(self, exit_code: int | None) -> dict[str, Any]:
+        return {
+            "scenario": self.program.scenario.name,
+            "passed": all(r.passed for r in self.results),
+            "exit_code": exit_code,
+            "thresholds": [
+                {
+                    "threshold": r.threshold.text,
+                    "metric": r.threshold.metric,
+                    "bound": r.threshold.bound,
+                    "limit": r.threshold.limit,
+                    "unit": unit(r.threshold),
+                    "request": r.threshold.request,
+                    "method": r.threshold.method,
+                    "journey": r.threshold.journey,
+                    "window_s": r.threshold.window,
+                    "measured": r.measured,
+                    "passed": r.passed,
+                    "aborted": r.aborted,
+                }
+                for r in self.results
+            ],
+            "counters": dict(self.program.counters.totals),
+        }
+
+    def table(self) -> str:
+        lines = []
+        if self.results:
+            width = max(len(r.threshold.text) for r in self.results)
+            lines.append(f"Thresholds of scenario {self.program.scenario.name}:")
+            for r in self.results:
+                status = "PASS" if r.passed else "ABORT" if r.aborted else "FAIL"
+                lines.append(f"  {status:<5} {r.threshold.text:<{width}}  measured {show(r.threshold, r.measured)}")
+        if self.program.counters.totals:
+            counters = ", ".join(f"{k}={_number(v)}" for k, v in sorted(self.program.counters.totals.items()))
+            lines.append(f"Counters: {counters}")
+        if self.results:
+            failed = sum(not r.passed for r in self.results)
+            verdict = "PASS" if not failed else f"FAIL ({failed} of {len(self.results)} thresholds failed)"
+            lines.append(f"Verdict: {verdict}")
+        return "\n".join(lines)
+
+
+def _worse(window: Window, value: float) -> bool:
+    worst = window.worst
+    assert worst is not None
+    return value > worst if window.threshold.bound == "below" else value < worst
+
+
+def unit(threshold: Threshold) -> str:
+    if threshold.metric in TIME_METRICS:
+        return "ms"
+    return "ratio" if threshold.metric == "error_rate" else ""
+
+
+def _number(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else f"{value:.2f}"
+
+
+def show(threshold: Threshold, value: float | None) -> str:
+    """A measured value in the threshold's terms: 123ms, 0.50%, 12.3."""
+    if value is None:
+        return "no data"
+    if threshold.metric in TIME_METRICS:
+        return f"{value:.0f}ms"
+    if threshold.metric == "error_rate":
+        return f"{value * 100:.2f}%"
+    return _number(value)
+
+
+def write_json(path: Path, report: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+
+
+def write_junit(path: Path, scenario: str, results: list[Result]) -> None:
+    """One JUnit test case per threshold: CI systems show them as tests."""
+    suite = ElementTree.Element(
+        "testsuite",
+        name=f"thresholds.{scenario}",
+        tests=str(len(results)),
+        failures=str(sum(not r.passed for r in results)),
+    )
+    for r in results:
+        case = ElementTree.SubElement(suite, "testcase", classname=f"thresholds.{scenario}", name=r.threshold.text)
+        if not r.passed:
+            failure = ElementTree.SubElement(case, "failure", message=f"measured {show(r.threshold, r.measured)}")
+            failure.text = f"{r.threshold.text}: measured {show(r.threshold, r.measured)}"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    root = ElementTree.Element("testsuites")
+    root.append(suite)
+    ElementTree.ElementTree(root).write(path, encoding="utf-8", xml_declaration=True)
+
+
+def attach(program: Program, environment: Any, runner: Any) -> Verdict:
+    """Wire counters, journey statistics and thresholds to a runner (from Locust's init event)."""
+    verdict = Verdict(program)
+    journeys = verdict.journeys
+
+    def reset(environment: Any, **_: Any) -> None:
+        program.counters.reset()
+        journeys.clear_all()
+        for window in verdict.windows:
+            window.snapshots.clear()
+            window.worst, window.failed = None, False
+
+    environment.events.test_start.add_listener(reset)
+    if isinstance(runner, WorkerRunner):
+
+        def report(client_id: str, data: dict[str, Any]) -> None:
+            data["engine_counters"] = program.counters.take_unreported()
+            data["engine_journeys"] = journeys.serialize_stats()
+
+        environment.events.report_to_master.add_listener(report)
+        return verdict
+    if isinstance(runner, MasterRunner):
+
+        def merge(client_id: str, data: dict[str, Any]) -> None:
+            program.counters.merge(data.get("engine_counters", {}))
+            for row in data.get("engine_journeys", []):
+                entry = StatsEntry.unserialize(row, journeys)
+                journeys.get(entry.name, entry.method).extend(entry)
+
+        environment.events.worker_report.add_listener(merge)
+
+    def start_watch(environment: Any, **_: Any) -> None:
+        if verdict.windows and (verdict.watcher is None or verdict.watcher.dead):
+            verdict.watcher = gevent.spawn(verdict.watch, environment, runner)
+
+    def stop_watch(environment: Any, **_: Any) -> None:
+        if verdict.watcher is not None:
+            verdict.watcher.kill(block=False)
+
+    environment.events.test_start.add_listener(start_watch)
+    environment.events.test_stop.add_listener(stop_watch)
+    return verdict
+
+
+def print_table(verdict: Verdict) -> None:
+    """After Locust's own summary: the verdict table on stderr (stdout may carry --json)."""
+    text = verdict.table()
+    if text:
+        sys.stderr.write(text + "\n")
+        sys.stderr.flush()
