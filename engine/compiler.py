@@ -56,7 +56,17 @@ from engine.steps import (
     UseStep,
     label,
 )
-from engine.templates import RESPONSE_NAMES, Constant, Expression, Mapping_, Renderer, Scope, Templates, stats_name
+from engine.templates import (
+    RESPONSE_NAMES,
+    Constant,
+    Expression,
+    Lookup,
+    Mapping_,
+    Renderer,
+    Scope,
+    Templates,
+    stats_name,
+)
 
 METRICS = ("p50", "p90", "p95", "p99", "avg", "max", "min", "error_rate", "rps", "requests", "failures")
 _CONDITION = re.compile(r"^\s*\{\{.*\}\}\s*$")  # the schema's pattern for a condition (it reports the rest)
@@ -272,7 +282,9 @@ class _Compiler:
         if shaped:
             raw = raw.strip()
         compiled = self.renderer(raw, pos, known)
-        if shaped and not isinstance(compiled, (Constant, Expression)):  # (a Constant: a syntax error, reported)
+        if shaped and not isinstance(
+            compiled, (Constant, Expression, Lookup)
+        ):  # (a Constant: a syntax error, reported)
             self.sink.add(pos, "a condition must be one {{ expression }}, not text around it")
         return compiled
 

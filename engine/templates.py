@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timezone
 from typing import Any
 
-from jinja2 import StrictUndefined, TemplateSyntaxError, Undefined, meta, nodes
+from jinja2 import StrictUndefined, TemplateSyntaxError, Undefined, UndefinedError, meta, nodes
 from jinja2.sandbox import SandboxedEnvironment
 
 from engine.errors import ErrorSink, Position, did_you_mean
@@ -183,6 +183,35 @@ def _fail_on_undefined(value: Any) -> None:
             _fail_on_undefined(item)
 
 
+class Lookup(Renderer):
+    """``{{ name }}`` alone: the variable's value, without building a Jinja context."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str, names: Mapping[str, Position]) -> None:
+        super().__init__(names)
+        self.name = name
+
+    def render(self, scope: Scope) -> Any:
+        try:
+            return scope[self.name]
+        except KeyError:
+            raise UndefinedError(f"'{self.name}' is undefined") from None
+
+
+class Joined(Renderer):
+    """Text and ``{{ name }}``s only (``/items/{{ id }}``): joined like Jinja would, without a Jinja context."""
+
+    __slots__ = ("parts",)
+
+    def __init__(self, parts: list[str | Lookup], names: Mapping[str, Position]) -> None:
+        super().__init__(names)
+        self.parts = parts
+
+    def render(self, scope: Scope) -> str:
+        return "".join(part if isinstance(part, str) else str(part.render(scope)) for part in self.parts)
+
+
 class Mapping_(Renderer):
     """A mapping with at least one templated value."""
 
@@ -318,6 +347,15 @@ class Templates:
         if "fake" in names:
             self.uses_fake = True
         body = tree.body
+        outputs = body[0].nodes if len(body) == 1 and isinstance(body[0], nodes.Output) else None
+        if outputs is not None and all(isinstance(n, (nodes.TemplateData, nodes.Name)) for n in outputs):
+            if len(outputs) == 1 and isinstance(outputs[0], nodes.Name):
+                return Lookup(outputs[0].name, names)  # "{{ token }}": the value itself
+            parts: list[str | Lookup] = [
+                n.data if isinstance(n, nodes.TemplateData) else Lookup(n.name, {})  # type: ignore[attr-defined]
+                for n in outputs
+            ]
+            return Joined(parts, names)  # "/items/{{ id }}": text and names only
         if (
             len(body) == 1
             and isinstance(body[0], nodes.Output)

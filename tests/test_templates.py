@@ -15,6 +15,8 @@ from engine.source import parse_text
 from engine.templates import (
     Constant,
     Expression,
+    Joined,
+    Lookup,
     Renderer,
     Templates,
     Text,
@@ -90,8 +92,9 @@ def test_exactly_one_expression_keeps_its_type(template: str, expected: Any) -> 
 def test_expression_returns_the_variable_itself() -> None:
     items = [{"id": 1}, {"id": 2}]
     renderer = compile_value("{{ items }}")
-    assert isinstance(renderer, Expression)
+    assert isinstance(renderer, Lookup)  # a plain name: a dict lookup, no Jinja context
     assert renderer.render({"items": items}) is items
+    assert isinstance(compile_value("{{ items[0] }}"), Expression)
 
 
 @pytest.mark.parametrize(
@@ -106,7 +109,7 @@ def test_expression_returns_the_variable_itself() -> None:
 )
 def test_mixed_text_renders_to_a_string(template: str, expected: str) -> None:
     renderer = compile_value(template)
-    assert isinstance(renderer, Text)
+    assert isinstance(renderer, (Text, Joined))  # Joined: text and plain names, without a Jinja context
     assert renderer.render({"id": 7}) == expected
 
 
@@ -116,8 +119,8 @@ def test_mixed_text_renders_to_a_string(template: str, expected: str) -> None:
 @pytest.mark.parametrize(
     ("template", "kind"),
     [
-        ("{{ missing }}", Expression),
-        ("/a/{{ missing }}", Text),
+        ("{{ missing }}", Lookup),
+        ("/a/{{ missing }}", Joined),
         ("{{ user.missing }}", Expression),
         ("x{{ user.missing }}", Text),
     ],
