@@ -16,10 +16,14 @@ from jsonpath_ng.ext import parse as parse_ext
 
 _STEP = re.compile(
     r"""\.(?P<name>[A-Za-z_][A-Za-z0-9_-]*)"""
+    r"""|\[(?P<all>\*)\]"""
     r"""|\[(?P<index>-?[0-9]+)\]"""
     r"""|\[(?P<q>['"])(?P<quoted>[^'"]*)(?P=q)\]"""
 )
 _MULTI_NODES = frozenset({"Slice", "Descendants", "Where", "WhereNot", "Union", "Intersect", "Wildcard", "Filter"})
+
+
+ALL: Any = object()  # a [*] step
 
 
 class JsonPathError(ValueError):
@@ -40,13 +44,17 @@ class JsonPath:
                 self._expr = parse_ext(text)
             except Exception as exc:  # jsonpath-ng raises several unrelated types
                 raise JsonPathError(f"invalid JSONPath '{text}': {exc}") from None
-        self.multi = self._keys is None and _is_multi(self._expr)
+            self.multi = _is_multi(self._expr)
+        else:
+            self.multi = ALL in self._keys
 
     def find(self, document: Any) -> list[Any]:
-        """Every value the path names in ``document`` (at most one for a simple path)."""
+        """Every value the path names in ``document`` (at most one for a path without ``[*]``)."""
         keys = self._keys
         if keys is None:
             return [match.value for match in self._expr.find(document)]
+        if self.multi:
+            return _expand(document, keys)
         node = document
         for key in keys:
             if isinstance(key, int):
@@ -58,10 +66,34 @@ class JsonPath:
         return [node]
 
 
-def _simple_keys(text: str) -> tuple[str | int, ...] | None:
+def _expand(document: Any, keys: tuple[Any, ...]) -> list[Any]:
+    """Plain indexing with ``[*]`` steps, as jsonpath-ng does it: a list's items, a dict's values."""
+    nodes = [document]
+    for key in keys:
+        found: list[Any] = []
+        if key is ALL:
+            for node in nodes:
+                if isinstance(node, list):
+                    found.extend(node)
+                elif isinstance(node, dict):
+                    found.extend(node.values())
+        elif isinstance(key, int):
+            for node in nodes:
+                if isinstance(node, list) and -len(node) <= key < len(node):
+                    found.append(node[key])
+        else:
+            for node in nodes:
+                if isinstance(node, dict) and key in node:
+                    found.append(node[key])
+        nodes = found
+    return nodes
+
+
+def _simple_keys(text: str) -> tuple[Any, ...] | None:
+    """The steps of a path made of names, indexes, quoted keys and ``[*]`` only (None for any other)."""
     if not text.startswith("$"):
         raise JsonPathError(f"invalid JSONPath '{text}': it must start with $")
-    keys: list[str | int] = []
+    keys: list[Any] = []
     position = 1
     while position < len(text):
         match = _STEP.match(text, position)
@@ -69,6 +101,8 @@ def _simple_keys(text: str) -> tuple[str | int, ...] | None:
             return None
         if match.group("name") is not None:
             keys.append(match.group("name"))
+        elif match.group("all") is not None:
+            keys.append(ALL)
         elif match.group("index") is not None:
             keys.append(int(match.group("index")))
         else:

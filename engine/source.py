@@ -39,8 +39,8 @@ def _position(file: str, mark: yaml.Mark) -> Position:
     return Position(file, mark.line + 1, mark.column + 1)
 
 
-class _Loader(yaml.SafeLoader):
-    """SafeLoader that builds marked containers and rejects duplicate keys."""
+class _Marking(yaml.constructor.SafeConstructor):
+    """Constructors for a safe loader: marked containers, duplicate keys rejected."""
 
     file: str = "<string>"
     problems: list[ScenarioError]
@@ -94,13 +94,41 @@ class _Loader(yaml.SafeLoader):
         data.extend(self.construct_object(item, deep=True) for item in node.value)
 
 
-_Loader.add_constructor("tag:yaml.org,2002:map", _Loader.construct_yaml_map)
-_Loader.add_constructor("tag:yaml.org,2002:seq", _Loader.construct_yaml_seq)
-_Loader.add_constructor("tag:yaml.org,2002:omap", _Loader.construct_yaml_map)
+class _Loader(_Marking, yaml.SafeLoader):
+    """The pure-Python safe loader: the best error messages."""
+
+
+_FastLoader: Any = None  # the C and pure-Python loaders share no typed base
+if getattr(yaml, "__with_libyaml__", False):
+
+    class _CLoader(_Marking, yaml.CSafeLoader):
+        """libyaml's C parser: the same nodes and marks, many times faster (its error messages are poorer,
+        so a file it rejects is parsed again by _Loader to explain why)."""
+
+    _FastLoader = _CLoader
+
+_loaders: list[Any] = [_Loader] if _FastLoader is None else [_Loader, _FastLoader]
+for _loader in _loaders:
+    _loader.add_constructor("tag:yaml.org,2002:map", _Marking.construct_yaml_map)
+    _loader.add_constructor("tag:yaml.org,2002:seq", _Marking.construct_yaml_seq)
+    _loader.add_constructor("tag:yaml.org,2002:omap", _Marking.construct_yaml_map)
 
 
 def parse_text(text: str, file: str) -> Any:
     """Parse one YAML document; raise :class:`ScenarioErrors` on any problem."""
+    if _FastLoader is not None:
+        fast = _FastLoader(text)
+        fast.file, fast.problems, fast.lines = file, [], text.splitlines()
+        try:
+            data = fast.get_single_data()
+        except yaml.YAMLError:
+            pass  # explained below, by the pure-Python parser
+        else:
+            if fast.problems:
+                raise ScenarioErrors(fast.problems)
+            return data
+        finally:
+            fast.dispose()
     loader = _Loader(text)
     loader.file = file
     loader.problems = []

@@ -36,6 +36,15 @@ _FORM_TYPE = {"Content-Type": "application/x-www-form-urlencoded"}
 _ABSOLUTE = re.compile(r"^https?://", re.IGNORECASE)
 
 
+class _NoSession:
+    """Stands for a user while a constant request is prepared at load time."""
+
+    session_headers: dict[str, str] = {}
+
+
+_NO_SESSION: Any = _NoSession()
+
+
 _ABSENT = object()
 
 
@@ -82,7 +91,10 @@ class StepProgram:
 
 def run_steps(steps: list[StepProgram], user: Runner, scope: Scope) -> bool:
     """Run steps in order; False as soon as one says the run must end."""
-    return all(step.run(user, scope) for step in steps)
+    for step in steps:  # noqa: SIM110 (a plain loop, not all(genexpr): one frame less per step on the hot path)
+        if not step.run(user, scope):
+            return False
+    return True
 
 
 def header_text(value: Any) -> str:
@@ -100,6 +112,9 @@ def form_value(value: Any) -> Any:
 
 def merge_headers(*layers: Mapping[str, Any]) -> dict[str, str]:
     """Later layers win; header names compare case-insensitively."""
+    filled = [layer for layer in layers if layer]
+    if len(filled) == 1 and all(isinstance(v, str) for v in filled[0].values()):
+        return dict(filled[0])  # one layer of plain strings: nothing to merge
     merged: dict[str, str] = {}
     spelled: dict[str, str] = {}
     for layer in layers:
@@ -153,8 +168,45 @@ class RequestStep(StepProgram):
         self.checks = checks
         self.savers = savers
         self.keep_going = spec.on_failure == "continue"
+        renderers_used = (url, self.params, self.body, self.headers, default_headers, self.auth)
+        self.fixed = all(r is None or r.constant for r in renderers_used)
+        if self.fixed:  # nothing templated: the URL, body and headers are the same on every request
+            try:
+                self.fixed_url, self.fixed_headers, self.fixed_data = self._build(_NO_SESSION, {})
+                session_below, session_above = self._layers(_NO_SESSION, {})
+            except Exception:  # invalid values (reported at load) fail at run time, as a failed request
+                self.fixed = False
+            else:
+                self.below_session = merge_headers(*session_below)
+                self.above_session = merge_headers(*session_above)
 
     def _prepare(self, user: Runner, scope: Scope) -> tuple[str, dict[str, str], str | None]:
+        if self.fixed:
+            session = user.session_headers
+            if not session:
+                return self.fixed_url, self.fixed_headers, self.fixed_data
+            return self.fixed_url, merge_headers(self.below_session, session, self.above_session), self.fixed_data
+        return self._build(user, scope)
+
+    def _layers(self, user: Runner, scope: Scope) -> tuple[list[Mapping[str, Any]], list[Mapping[str, Any]]]:
+        """The header layers below and above the session headers (constant steps only)."""
+        below: list[Mapping[str, Any]] = []
+        if self.body_kind == "json":
+            below.append(_JSON_TYPE)
+        elif self.body_kind == "form":
+            below.append(_FORM_TYPE)
+        if self.default_headers is not None:
+            below.append(self.default_headers.render(scope))
+        above: list[Mapping[str, Any]] = []
+        if self.headers is not None:
+            above.append(self.headers.render(scope))
+        if self.auth is not None:
+            username, password = self.auth.render(scope)
+            token = base64.b64encode(f"{username}:{password}".encode()).decode()
+            above.append({"Authorization": f"Basic {token}"})
+        return below, above
+
+    def _build(self, user: Runner, scope: Scope) -> tuple[str, dict[str, str], str | None]:
         url = str(self.url.render(scope))
         if self.base is not None and not _ABSOLUTE.match(url):
             url = self.base + url

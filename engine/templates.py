@@ -287,6 +287,7 @@ class Templates:
         self.faker_locale = faker_locale
         self.faker_seed = faker_seed
         self.uses_fake = False
+        self._compiled: dict[str, tuple[str, Any, frozenset[str], frozenset[tuple[str, str]]]] = {}
 
     def builtins(self) -> Scope:
         """The names every scope starts with: Jinja's globals, the engine's functions, ``fake``."""
@@ -334,37 +335,51 @@ class Templates:
         return Constant(raw)
 
     def _string(self, text: str, pos: Position, sink: ErrorSink) -> Renderer:
+        """A renderer for one occurrence of ``text``; the analysis and Jinja code are shared by text."""
         if not has_template(text):
             return Constant(text)
-        try:
-            tree = self.env.parse(text)
-            names = {name: pos for name in meta.find_undeclared_variables(tree)}  # also finds unknown filters
-        except TemplateSyntaxError as exc:
-            line = pos.line + (exc.lineno or 1) - 1
-            sink.add(Position(pos.file, line, pos.col), f"template syntax error: {exc.message}", self._hint(exc))
-            return Constant(text)
-        attrs = {read: pos for read in attribute_reads(tree) if read[0] in names}
+        compiled = self._compiled.get(text)
+        if compiled is None:
+            try:
+                compiled = self._analyse(text)
+            except TemplateSyntaxError as exc:
+                line = pos.line + (exc.lineno or 1) - 1
+                sink.add(Position(pos.file, line, pos.col), f"template syntax error: {exc.message}", self._hint(exc))
+                return Constant(text)
+            self._compiled[text] = compiled
+        kind, payload, names, reads = compiled
+        at = dict.fromkeys(names, pos)
+        attrs = dict.fromkeys(reads, pos)
+        if kind == "lookup":
+            return Lookup(payload, at)
+        if kind == "joined":
+            return Joined(payload, at)
+        if kind == "expression":
+            template, builds = payload
+            return Expression(template, at, builds, attrs)
+        return Text(payload, at, attrs)
+
+    def _analyse(self, text: str) -> tuple[str, Any, frozenset[str], frozenset[tuple[str, str]]]:
+        """Parse and compile a template once: (kind, what its renderer needs, names, attribute reads)."""
+        tree = self.env.parse(text)
+        names = frozenset(meta.find_undeclared_variables(tree))  # also finds unknown filters
+        reads = frozenset(read for read in attribute_reads(tree) if read[0] in names)
         if "fake" in names:
             self.uses_fake = True
         body = tree.body
         outputs = body[0].nodes if len(body) == 1 and isinstance(body[0], nodes.Output) else None
         if outputs is not None and all(isinstance(n, (nodes.TemplateData, nodes.Name)) for n in outputs):
             if len(outputs) == 1 and isinstance(outputs[0], nodes.Name):
-                return Lookup(outputs[0].name, names)  # "{{ token }}": the value itself
+                return "lookup", outputs[0].name, names, reads  # "{{ token }}": the value itself
             parts: list[str | Lookup] = [
                 n.data if isinstance(n, nodes.TemplateData) else Lookup(n.name, {})  # type: ignore[attr-defined]
                 for n in outputs
             ]
-            return Joined(parts, names)  # "/items/{{ id }}": text and names only
-        if (
-            len(body) == 1
-            and isinstance(body[0], nodes.Output)
-            and len(body[0].nodes) == 1
-            and not isinstance(body[0].nodes[0], nodes.TemplateData)
-        ):
+            return "joined", parts, names, reads  # "/items/{{ id }}": text and names only
+        if outputs is not None and len(outputs) == 1 and not isinstance(outputs[0], nodes.TemplateData):
             inner = text.strip()
             inner = inner[2:-2].strip("-")
             expression = self.env.compile_expression(inner, undefined_to_none=False)
             builds = any(True for _ in tree.find_all((nodes.List, nodes.Dict, nodes.Tuple, nodes.Filter, nodes.Call)))
-            return Expression(expression._template, names, builds, attrs)
-        return Text(self.env.from_string(text), names, attrs)
+            return "expression", (expression._template, builds), names, reads
+        return "text", self.env.from_string(text), names, reads

@@ -103,9 +103,11 @@ def test_simple_paths_agree_with_jsonpath_ng(path: str) -> None:
 )
 def test_multi_paths(path: str, found: list[Any]) -> None:
     compiled = JsonPath(path)
-    assert compiled._keys is None
+    plain = all(part == "[*]" or not set(part) & set("?:,.*@") for part in path[1:].replace("[*]", ".[*]").split("."))
+    assert (compiled._keys is not None) == (plain and ".." not in path)  # [*] steps: plain indexing, no jsonpath-ng
     assert compiled.multi
     assert compiled.find(DOC) == found
+    assert found == [match.value for match in parse_ext(path).find(DOC)]  # the same answer as jsonpath-ng
 
 
 def test_complex_single_value_path_is_not_multi() -> None:

@@ -1,0 +1,41 @@
+"""The benchmark still runs: ``python bench/compare.py --smoke`` end to end, without judging any figure.
+
+A smoke run is far too short for its numbers to mean anything, so nothing here
+asserts a speed, a ratio or a budget verdict: only that every part ran and
+printed its lines (and that the journey's requests did not fail).
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+NUMBER = r"[0-9]+(?:\.[0-9]+)?"
+
+
+def test_bench_smoke_run_prints_every_figure() -> None:
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "compare.py"), "--smoke"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=90,
+        check=False,
+    )
+    output = done.stdout
+    assert done.returncode == 0, f"exit code {done.returncode}\n{output}\n{done.stderr[-3000:]}"
+    for client in ("http", "fast"):
+        summary = re.findall(rf"^client={client} cpu_us_per_request .*$", output, re.MULTILINE)
+        assert len(summary) == 1, output
+        assert re.search(rf"handwritten={NUMBER} engine={NUMBER} ratio={NUMBER}", summary[0]), summary[0]
+        assert re.search(rf"^secondary client={client} separate_runs_rps ", output, re.MULTILINE), output
+        memory = rf"^memory client={client} users=[0-9]+ peak_rss_growth_mib handwritten=-?{NUMBER} engine=-?{NUMBER}"
+        assert re.search(memory, output, re.MULTILINE), output
+        assert re.search(rf"^budget cpu client={client}: .* (met|MISSED)$", output, re.MULTILINE), output
+    for scenario in ("scenarios/shop.yaml", "scenarios/inventory.yaml", "generated-1000-steps"):
+        assert re.search(rf"^load {re.escape(scenario)} cpu_median={NUMBER} s ", output, re.MULTILINE), output
+        assert re.search(rf"^budget load {re.escape(scenario)}: .* (met|MISSED)$", output, re.MULTILINE), output
+    assert "failures=0" in output and not re.search(r"failures=[1-9]", output), output
