@@ -173,7 +173,7 @@ class RequestStep(StepProgram):
         if self.fixed:  # nothing templated: the URL, body and headers are the same on every request
             try:
                 self.fixed_url, self.fixed_headers, self.fixed_data = self._build(_NO_SESSION, {})
-                session_below, session_above = self._layers(_NO_SESSION, {})
+                session_below, session_above = self._layers({})
             except Exception:  # invalid values (reported at load) fail at run time, as a failed request
                 self.fixed = False
             else:
@@ -188,8 +188,8 @@ class RequestStep(StepProgram):
             return self.fixed_url, merge_headers(self.below_session, session, self.above_session), self.fixed_data
         return self._build(user, scope)
 
-    def _layers(self, user: Runner, scope: Scope) -> tuple[list[Mapping[str, Any]], list[Mapping[str, Any]]]:
-        """The header layers below and above the session headers (constant steps only)."""
+    def _layers(self, scope: Scope) -> tuple[list[Mapping[str, Any]], list[Mapping[str, Any]]]:
+        """The header layers below the session headers (body type, defaults) and above them (step, auth)."""
         below: list[Mapping[str, Any]] = []
         if self.body_kind == "json":
             below.append(_JSON_TYPE)
@@ -215,27 +215,16 @@ class RequestStep(StepProgram):
             if params:
                 url += ("&" if "?" in url else "?") + urlencode(params, doseq=True)
         data: str | None = None
-        layers: list[Mapping[str, Any]] = []
         if self.body is not None:
             value = self.body.render(scope)
             if self.body_kind == "json":
                 data = json.dumps(value)
-                layers.append(_JSON_TYPE)
             elif self.body_kind == "form":
                 data = urlencode({k: form_value(v) for k, v in value.items()}, doseq=True)
-                layers.append(_FORM_TYPE)
             else:
                 data = str(value)
-        if self.default_headers is not None:
-            layers.append(self.default_headers.render(scope))
-        layers.append(user.session_headers)
-        if self.headers is not None:
-            layers.append(self.headers.render(scope))
-        if self.auth is not None:
-            username, password = self.auth.render(scope)
-            token = base64.b64encode(f"{username}:{password}".encode()).decode()
-            layers.append({"Authorization": f"Basic {token}"})
-        headers = merge_headers(*layers)
+        below, above = self._layers(scope)
+        headers = merge_headers(*below, user.session_headers, *above)
         return url, headers, data
 
     def run(self, user: Runner, scope: Scope) -> bool:
