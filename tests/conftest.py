@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import re
+import subprocess
 import sys
 import textwrap
 from collections.abc import Callable, Iterator
@@ -37,6 +38,19 @@ def target() -> Iterator[Target]:
     server = Target().start()
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="module")
+def target_url() -> Iterator[str]:
+    """The test API in a process of its own on 127.0.0.1 (port 0), for real ``locust`` subprocesses."""
+    process = subprocess.Popen([sys.executable, str(ROOT / "tests" / "target.py")], stdout=subprocess.PIPE, text=True)
+    assert process.stdout is not None
+    port = process.stdout.readline().strip()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
 
 
 @pytest.fixture

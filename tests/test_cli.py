@@ -10,7 +10,6 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -44,18 +43,6 @@ users:
           - get: /me
             expect: {json: {"$.id": {type: integer}}}
 """
-
-
-@pytest.fixture(scope="module")
-def target_url() -> Iterator[str]:
-    process = subprocess.Popen([sys.executable, str(ROOT / "tests" / "target.py")], stdout=subprocess.PIPE, text=True)
-    assert process.stdout is not None
-    port = process.stdout.readline().strip()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 def locust(

@@ -10,12 +10,9 @@ from __future__ import annotations
 
 import json
 import logging
-import subprocess
-import sys
 import urllib.request
 import uuid
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -388,18 +385,6 @@ users:
 
 # ---------------------------------------------------------------------------------------------------------------
 # unique across processes, through the repository's locustfile
-
-
-@pytest.fixture(scope="module")
-def target_url() -> Iterator[str]:
-    process = subprocess.Popen([sys.executable, str(ROOT / "tests" / "target.py")], stdout=subprocess.PIPE, text=True)
-    assert process.stdout is not None
-    port = process.stdout.readline().strip()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 UNIQUE_ROWS = 30

@@ -17,7 +17,6 @@ import sys
 import urllib.request
 import uuid
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -67,18 +66,6 @@ class Taker(HttpUser):
         body = {"username": row["username"], "pid": os.getpid()}
         self.client.post("/record/" + os.environ["FEED_BUCKET"], json=body, name="/record")
 """
-
-
-@pytest.fixture(scope="module")
-def target_url() -> Iterator[str]:
-    process = subprocess.Popen([sys.executable, str(ROOT / "tests" / "target.py")], stdout=subprocess.PIPE, text=True)
-    assert process.stdout is not None
-    port = process.stdout.readline().strip()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 @pytest.fixture

@@ -11,16 +11,13 @@ from __future__ import annotations
 import json
 import logging
 import subprocess
-import sys
 import time
 import urllib.request
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import gevent
-import pytest
 from runtime_support import counts, messages
 from test_cli import free_port, locust, stats
 
@@ -182,18 +179,6 @@ def test_teardown_runs_after_the_load_with_setup_values(harness, caplog):
 
 # ---------------------------------------------------------------------------------------------------------------
 # real locust runs
-
-
-@pytest.fixture(scope="module")
-def target_url() -> Iterator[str]:
-    process = subprocess.Popen([sys.executable, str(ROOT / "tests" / "target.py")], stdout=subprocess.PIPE, text=True)
-    assert process.stdout is not None
-    port = process.stdout.readline().strip()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 def recorded(url: str, bucket: str) -> list[Any]:

@@ -10,8 +10,6 @@ validate`` processes (bounded by timeouts) against the target as a subprocess.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import textwrap
 import urllib.request
 import uuid
@@ -506,18 +504,6 @@ def test_validate_command_with_env_and_var(tmp_path, target):
         "<command line>:1:1: --var nn: the scenario has no var 'nn' (did you mean 'n'?)\n"
         "<command line>:1:1: --var oops: expected name=value\n"
     )
-
-
-@pytest.fixture(scope="module")
-def target_url() -> Iterator[str]:
-    process = subprocess.Popen([sys.executable, str(ROOT / "tests" / "target.py")], stdout=subprocess.PIPE, text=True)
-    assert process.stdout is not None
-    port = process.stdout.readline().strip()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 def recorded(url: str, bucket: str) -> list[Any]:
