@@ -70,22 +70,16 @@ def _expand(document: Any, keys: tuple[Any, ...]) -> list[Any]:
     """Plain indexing with ``[*]`` steps, as jsonpath-ng does it: a list's items, a dict's values."""
     nodes = [document]
     for key in keys:
-        found: list[Any] = []
         if key is ALL:
-            for node in nodes:
-                if isinstance(node, list):
-                    found.extend(node)
-                elif isinstance(node, dict):
-                    found.extend(node.values())
+            nodes = [
+                item
+                for node in nodes
+                for item in (node if isinstance(node, list) else node.values() if isinstance(node, dict) else ())
+            ]
         elif isinstance(key, int):
-            for node in nodes:
-                if isinstance(node, list) and -len(node) <= key < len(node):
-                    found.append(node[key])
+            nodes = [node[key] for node in nodes if isinstance(node, list) and -len(node) <= key < len(node)]
         else:
-            for node in nodes:
-                if isinstance(node, dict) and key in node:
-                    found.append(node[key])
-        nodes = found
+            nodes = [node[key] for node in nodes if isinstance(node, dict) and key in node]
     return nodes
 
 

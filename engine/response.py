@@ -21,9 +21,9 @@ class ResponseView:
 
     _UNSET: Any = object()
 
-    def __init__(self, raw: Any, elapsed_ms: float, cookie: Callable[[str], str | None]) -> None:
+    def __init__(self, raw: Any, status: int, elapsed_ms: float, cookie: Callable[[str], str | None]) -> None:
         self._raw = raw
-        self.status: int = raw.status_code or 0
+        self.status = status
         self.elapsed_ms = elapsed_ms
         self.cookie = cookie
         self._text: str | None = None
@@ -38,13 +38,24 @@ class ResponseView:
     def json(self) -> Any:
         """The parsed JSON body; raises :class:`NotJson` (cached) when it is not JSON."""
         if self._json is self._UNSET:
-            try:
-                self._json = _json.loads(self.text)
-            except ValueError:
-                self._json = NotJson("response body is not JSON")
+            self._json = self._parse()
         if isinstance(self._json, NotJson):
             raise self._json
         return self._json
+
+    def _parse(self) -> Any:
+        """JSON is UTF-8 (RFC 8259; UTF-16/32 are recognised too): the bytes are parsed as they are,
+        without decoding them to text first. Bytes that are not UTF-8 are read in the charset the
+        response declares."""
+        try:
+            return _json.loads(self._raw.content or b"")
+        except UnicodeDecodeError:
+            try:
+                return _json.loads(self.text)
+            except ValueError:
+                return NotJson("response body is not JSON")
+        except ValueError:
+            return NotJson("response body is not JSON")
 
     @property
     def headers(self) -> Any:

@@ -28,7 +28,7 @@ from engine.extract import Saver, save_all
 from engine.feeders import Exhausted, Feeder, FeederUnavailable
 from engine.model import Assign, Choose, Feed, If, Log, Loop, Poll, Request, SetHeaders, Think
 from engine.response import ResponseView
-from engine.templates import Renderer, Scope, stats_name
+from engine.templates import Constant, Mapping_, Renderer, Scope, stats_name
 
 log = logging.getLogger("engine.steps")
 _JSON_TYPE = {"Content-Type": "application/json"}
@@ -62,6 +62,12 @@ class Runner(Protocol):
 
     session_headers: dict[str, str]
 
+    client: Any
+
+    def request_options(self, timeout: float, allow_redirects: bool) -> Mapping[str, Any] | None:
+        """Keyword arguments for ``client.request`` (besides name, data and headers), or None to use ``send``."""
+        ...
+
     def send(
         self,
         method: str,
@@ -71,9 +77,13 @@ class Runner(Protocol):
         data: str | None,
         timeout: float,
         allow_redirects: bool,
-    ) -> AbstractContextManager[Any]: ...
+    ) -> AbstractContextManager[Any]:
+        """Send a request that ``client.request`` cannot take as it is (``catch_response=True``)."""
+        ...
 
-    def transport_error(self, response: Any, timeout: float) -> str | None: ...
+    def transport_error(self, response: Any, timeout: float) -> str:
+        """Why no response arrived (the response has no status)."""
+        ...
 
     def cookie(self, name: str) -> str | None: ...
 
@@ -130,7 +140,58 @@ def merge_headers(*layers: Mapping[str, Any]) -> dict[str, str]:
     return merged
 
 
-OK, FAILED, PENDING = "ok", "failed", "pending"
+class HeaderPlan:
+    """A step's headers merged at load time, when only their values are templated.
+
+    For a step without ``auth``, whose defaults are constant and whose header
+    names differ (ignoring case), the layers below the session headers are merged
+    once; a request fills in the step's values, as :func:`merge_headers` would
+    (a value overrides a default of the same name, None removes it). Only for
+    users without session headers, which would sit between the two.
+    """
+
+    __slots__ = ("base", "items")
+
+    def __init__(self, below: list[Mapping[str, Any]], step: list[tuple[str, Renderer]]) -> None:
+        self.base = merge_headers(*below)
+        spelled = {name.lower(): name for name in self.base}
+        self.items = [(name, spelled.get(name.lower()), renderer) for name, renderer in step]
+
+    @classmethod
+    def of(cls, below: list[Mapping[str, Any]], headers: Renderer | None) -> HeaderPlan | None:
+        """The plan for a step's headers (None when they need the general merge)."""
+        if headers is None:
+            step: list[tuple[Any, Renderer]] = []
+        elif isinstance(headers, Mapping_):
+            step = list(headers.items)
+        elif isinstance(headers, Constant) and isinstance(headers.value, dict):
+            step = [(name, Constant(value)) for name, value in headers.value.items()]
+        else:
+            return None
+        if len({str(name).lower() for name, _ in step}) != len(step):
+            return None
+        return cls(below, [(str(name), renderer) for name, renderer in step])
+
+    def render(self, scope: Scope) -> dict[str, str]:
+        headers = self.base.copy()
+        for name, shadowed, renderer in self.items:
+            value = renderer.render(scope)
+            if shadowed is not None:
+                headers.pop(shadowed, None)
+            if value is not None:
+                headers[name] = value if type(value) is str else header_text(value)
+        return headers
+
+
+class PollAttempt:
+    """One attempt of a poll: the condition it waits for, whether it is the last, and whether it must go on."""
+
+    __slots__ = ("last", "pending", "until")
+
+    def __init__(self, until: Checks) -> None:
+        self.until = until
+        self.last = False
+        self.pending = False
 
 
 class RequestStep(StepProgram):
@@ -168,6 +229,7 @@ class RequestStep(StepProgram):
         self.checks = checks
         self.savers = savers
         self.keep_going = spec.on_failure == "continue"
+        self.header_plan: HeaderPlan | None = None
         renderers_used = (url, self.params, self.body, self.headers, default_headers, self.auth)
         self.fixed = all(r is None or r.constant for r in renderers_used)
         if self.fixed:  # nothing templated: the URL, body and headers are the same on every request
@@ -179,6 +241,8 @@ class RequestStep(StepProgram):
             else:
                 self.below_session = merge_headers(*session_below)
                 self.above_session = merge_headers(*session_above)
+        if not self.fixed and self.auth is None and (default_headers is None or default_headers.constant):
+            self.header_plan = HeaderPlan.of(self._below({}), self.headers)
 
     def _prepare(self, user: Runner, scope: Scope) -> tuple[str, dict[str, str], str | None]:
         if self.fixed:
@@ -190,13 +254,7 @@ class RequestStep(StepProgram):
 
     def _layers(self, scope: Scope) -> tuple[list[Mapping[str, Any]], list[Mapping[str, Any]]]:
         """The header layers below the session headers (body type, defaults) and above them (step, auth)."""
-        below: list[Mapping[str, Any]] = []
-        if self.body_kind == "json":
-            below.append(_JSON_TYPE)
-        elif self.body_kind == "form":
-            below.append(_FORM_TYPE)
-        if self.default_headers is not None:
-            below.append(self.default_headers.render(scope))
+        below = self._below(scope)
         above: list[Mapping[str, Any]] = []
         if self.headers is not None:
             above.append(self.headers.render(scope))
@@ -205,6 +263,16 @@ class RequestStep(StepProgram):
             token = base64.b64encode(f"{username}:{password}".encode()).decode()
             above.append({"Authorization": f"Basic {token}"})
         return below, above
+
+    def _below(self, scope: Scope) -> list[Mapping[str, Any]]:
+        below: list[Mapping[str, Any]] = []
+        if self.body_kind == "json":
+            below.append(_JSON_TYPE)
+        elif self.body_kind == "form":
+            below.append(_FORM_TYPE)
+        if self.default_headers is not None:
+            below.append(self.default_headers.render(scope))
+        return below
 
     def _build(self, user: Runner, scope: Scope) -> tuple[str, dict[str, str], str | None]:
         url = str(self.url.render(scope))
@@ -223,35 +291,46 @@ class RequestStep(StepProgram):
                 data = urlencode({k: form_value(v) for k, v in value.items()}, doseq=True)
             else:
                 data = str(value)
+        if self.header_plan is not None and not user.session_headers:
+            return url, self.header_plan.render(scope), data
         below, above = self._layers(scope)
         headers = merge_headers(*below, user.session_headers, *above)
         return url, headers, data
 
-    def run(self, user: Runner, scope: Scope) -> bool:
-        return self.exchange(user, scope) != FAILED or self.keep_going
+    def exchange(self, user: Runner, scope: Scope, attempt: PollAttempt | None = None) -> bool:
+        """Send, check, save, report; False when the journey run must end (a failure without ``continue``).
 
-    def exchange(self, user: Runner, scope: Scope, until: Checks | None = None, last: bool = True) -> str:
-        """Send, check, save, report: OK, FAILED, or PENDING (``until`` not met yet, and not ``last``)."""
+        Within a poll, ``attempt.pending`` tells that ``until`` does not hold yet
+        and more attempts may follow. This frame and the ones below it are live
+        while the request waits on its socket, so the request goes straight to the
+        client (see :meth:`Runner.request_options`) and ``run`` is this very method.
+        """
         try:
             url, headers, data = self._prepare(user, scope)
         except Exception as exc:
             user.report_failure(self.method, self.name, f"template error: {exc}")
-            return FAILED
-        with user.send(self.method, url, self.name, headers, data, self.timeout, self.allow_redirects) as response:
-            error = user.transport_error(response, self.timeout)
-            if error is not None:
-                response.failure(error)
-                return FAILED
-            view = ResponseView(response, response.request_meta["response_time"], user.cookie)
+            return self.keep_going
+        options = user.request_options(self.timeout, self.allow_redirects)
+        if options is None:
+            sent = user.send(self.method, url, self.name, headers, data, self.timeout, self.allow_redirects)
+        else:
+            sent = user.client.request(self.method, url, name=self.name, data=data, headers=headers, **options)
+        with sent as response:
+            status = response.status_code
+            if not status:  # no response at all
+                response.failure(user.transport_error(response, self.timeout))
+                return self.keep_going
+            view = ResponseView(response, status, response.request_meta["response_time"], user.cookie)
             problems: list[str] = []
             try:
                 self.checks.check(view, scope, problems)
-                if until is not None and not problems:
+                if attempt is not None and not problems:
                     waiting: list[str] = []
-                    until.check(view, scope, waiting)
-                    if waiting and not last:
+                    attempt.until.check(view, scope, waiting)
+                    if waiting and not attempt.last:
+                        attempt.pending = True
                         response.success()
-                        return PENDING
+                        return True
                     if waiting:
                         problems.append("poll: still not " + "; ".join(waiting))
                 if self.savers and not problems:  # a response that fails its checks is not worth saving from
@@ -263,9 +342,11 @@ class RequestStep(StepProgram):
                 self.count(view, scope)
             if problems:
                 response.failure("; ".join(problems))
-                return FAILED
+                return self.keep_going
             response.success()
-            return OK
+            return True
+
+    run = exchange  # no frame of its own under the request
 
     def count(self, response: ResponseView, scope: Scope) -> None:
         """``count:``: add 1 to each counter whose condition holds (or its value, when it is a number)."""
@@ -300,18 +381,20 @@ class PollStep(StepProgram):
     def run(self, user: Runner, scope: Scope) -> bool:
         started = time.monotonic()
         pause = self.every
-        attempt = 1
+        attempt = PollAttempt(self.until)
+        attempts = 1
         while True:
             too_late = self.max_time is not None and time.monotonic() - started + pause > self.max_time
-            last = attempt >= self.max_attempts or too_late
-            outcome = self.request.exchange(user, scope, self.until, last)
-            if outcome != PENDING:
-                return outcome == OK or self.request.keep_going
+            attempt.last = attempts >= self.max_attempts or too_late
+            attempt.pending = False
+            goes_on = self.request.exchange(user, scope, attempt)
+            if not attempt.pending:
+                return goes_on
             user.think(pause)
             pause = pause * self.factor
             if self.max_pause is not None:
                 pause = min(pause, self.max_pause)
-            attempt += 1
+            attempts += 1
 
 
 class ThinkStep(StepProgram):

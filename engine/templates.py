@@ -200,16 +200,27 @@ class Lookup(Renderer):
 
 
 class Joined(Renderer):
-    """Text and ``{{ name }}``s only (``/items/{{ id }}``): joined like Jinja would, without a Jinja context."""
+    """Text and ``{{ name }}``s only (``/items/{{ id }}``), without a Jinja context.
 
-    __slots__ = ("parts",)
+    Rendered by ``str.format``, which prints a value as ``str`` does, as Jinja
+    would (for every value a scope holds: text, numbers, booleans, None, lists,
+    mappings, dates).
+    """
+
+    __slots__ = ("order", "pattern")
 
     def __init__(self, parts: list[str | Lookup], names: Mapping[str, Position]) -> None:
         super().__init__(names)
-        self.parts = parts
+        self.pattern = "".join(
+            part.replace("{", "{{").replace("}", "}}") if isinstance(part, str) else "{}" for part in parts
+        )
+        self.order = tuple(part.name for part in parts if not isinstance(part, str))
 
     def render(self, scope: Scope) -> str:
-        return "".join(part if isinstance(part, str) else str(part.render(scope)) for part in self.parts)
+        try:
+            return self.pattern.format(*[scope[name] for name in self.order])
+        except KeyError as missing:
+            raise UndefinedError(f"'{missing.args[0]}' is undefined") from None
 
 
 class Mapping_(Renderer):

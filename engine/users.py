@@ -9,11 +9,12 @@ redirects and TLS verification behave the same for the author on both.
 from __future__ import annotations
 
 import errno
+import functools
 import logging
 import socket
 import time
-from collections.abc import Callable
-from typing import Any, ClassVar
+from collections.abc import Callable, Mapping
+from typing import Any, ClassVar, cast
 
 import gevent
 from locust import FastHttpUser, HttpUser, between, constant, constant_pacing, constant_throughput
@@ -72,6 +73,7 @@ class ScenarioUser:
     program: ClassVar[Program]
     persona_program: ClassVar[PersonaProgram]
     environment: Any
+    client: Any
     _state: str | None
 
     def __init__(self, environment: Any) -> None:
@@ -99,37 +101,25 @@ class ScenarioUser:
             run_steps(self.persona_program.on_stop, self, self.vars)
 
     def run_journey(self, journey: JourneyProgram) -> None:
+        """One run of ``journey`` (what its Locust task does)."""
+        (play_timed if self.program.times_journeys else play)(journey, self)
+
+    def ready(self) -> bool:
+        """Whether a journey may run now: ``on_start`` passed (retried once per task after a failure).
+
+        Raises StopUser once a step has asked for the user to stop.
+        """
         if self.stop_reason is not None:
             raise StopUser()
-        if not self.started:
-            if self.retry_waits:  # the first task right after a failed on_start: wait before retrying
-                self.retry_waits = False
-                return
-            self.started = self._start()
-            if not self.started:
-                if self.stop_reason is not None:
-                    raise StopUser()
-                return
-        if not self.program.times_journeys:  # no threshold reads journeys: no timing on the hot path
-            try:
-                run_steps(journey.steps, self, dict(self.vars))
-            except StopRequested as stop:
-                self.stop_reason = str(stop)
-                raise StopUser() from None
-            return
-        started = time.perf_counter()
-        passed, interrupted = False, False
-        try:
-            passed = run_steps(journey.steps, self, dict(self.vars))
-        except StopRequested as stop:
-            self.stop_reason = str(stop)
-            raise StopUser() from None
-        except (StopUser, gevent.GreenletExit):
-            interrupted = True  # the test stopped this user mid-journey: not a (failed) journey run
-            raise
-        finally:
-            if not interrupted:
-                self.record_journey(journey, (time.perf_counter() - started) * 1000, passed)
+        if self.started:
+            return True
+        if self.retry_waits:  # the first task right after a failed on_start: wait before retrying
+            self.retry_waits = False
+            return False
+        self.started = self._start()
+        if not self.started and self.stop_reason is not None:
+            raise StopUser()
+        return self.started
 
     def record_journey(self, journey: JourneyProgram, elapsed_ms: float, passed: bool) -> None:
         """One journey run in the journey statistics (for thresholds on journeys; not Locust's table)."""
@@ -163,6 +153,10 @@ class ScenarioUser:
             exception=EngineFailure(message),
         )
 
+    def request_options(self, timeout: float, allow_redirects: bool) -> Mapping[str, Any] | None:
+        """Keyword arguments for ``client.request`` besides name, data and headers (client-specific)."""
+        raise NotImplementedError
+
     def send(
         self,
         method: str,
@@ -173,17 +167,15 @@ class ScenarioUser:
         timeout: float,
         allow_redirects: bool,
     ) -> Any:
-        """Send a request with ``catch_response=True`` (client-specific)."""
+        """Send a request that ``request_options`` has no options for (only the fast client needs this)."""
         raise NotImplementedError
 
     def cookie(self, name: str) -> str | None:
         """A cookie of this user's session (client-specific)."""
         raise NotImplementedError
 
-    def transport_error(self, response: Any, timeout: float) -> str | None:
-        """Why no response arrived, or None when one did (whatever its status)."""
-        if response.status_code:
-            return None
+    def transport_error(self, response: Any, timeout: float) -> str:
+        """Why no response arrived (the response has no status)."""
         error = getattr(response, "error", None)
         return describe_transport_error(error or ConnectionError("no response"), timeout)
 
@@ -198,26 +190,8 @@ class ScenarioHttpUser(ScenarioUser, HttpUser):
         super().__init__(environment)
         self.client.verify = self.verify_tls
 
-    def send(
-        self,
-        method: str,
-        url: str,
-        name: str,
-        headers: dict[str, str],
-        data: str | None,
-        timeout: float,
-        allow_redirects: bool,
-    ) -> Any:
-        return self.client.request(
-            method,
-            url,
-            name=name,
-            data=data,
-            headers=headers,
-            timeout=timeout,
-            allow_redirects=allow_redirects,
-            catch_response=True,
-        )
+    def request_options(self, timeout: float, allow_redirects: bool) -> Mapping[str, Any]:
+        return _http_options(timeout, allow_redirects)
 
     def cookie(self, name: str) -> str | None:
         value: str | None = self.client.cookies.get(name)
@@ -235,6 +209,9 @@ class ScenarioFastUser(ScenarioUser, FastHttpUser):
 
     abstract = True
 
+    def request_options(self, timeout: float, allow_redirects: bool) -> Mapping[str, Any] | None:
+        return _FAST_OPTIONS[allow_redirects] if timeout == self.network_timeout else None
+
     def send(
         self,
         method: str,
@@ -245,28 +222,11 @@ class ScenarioFastUser(ScenarioUser, FastHttpUser):
         timeout: float,
         allow_redirects: bool,
     ) -> Any:
-        if timeout == self.network_timeout:
-            return self.client.request(
-                method,
-                url,
-                name=name,
-                data=data,
-                headers=headers,
-                allow_redirects=allow_redirects,
-                catch_response=True,
-            )
         timer = gevent.Timeout(timeout, TimeoutError("timed out"))
         timer.start()
         try:
-            return self.client.request(
-                method,
-                url,
-                name=name,
-                data=data,
-                headers=headers,
-                allow_redirects=allow_redirects,
-                catch_response=True,
-            )
+            options = _FAST_OPTIONS[allow_redirects]
+            return self.client.request(method, url, name=name, data=data, headers=headers, **options)
         finally:
             timer.close()
 
@@ -295,14 +255,63 @@ def longest_timeout(persona_program: PersonaProgram, default: float) -> float:
     return max([default, *(step.timeout for step in iter_requests(steps))])
 
 
-def _journey_task(journey: JourneyProgram) -> Callable[[Any], None]:
-    def task(user: Any) -> None:
-        user.run_journey(journey)
+@functools.cache
+def _http_options(timeout: float, allow_redirects: bool) -> Mapping[str, Any]:
+    return {"timeout": timeout, "allow_redirects": allow_redirects, "catch_response": True}
 
+
+_FAST_OPTIONS: dict[bool, Mapping[str, Any]] = {
+    redirects: {"allow_redirects": redirects, "catch_response": True} for redirects in (True, False)
+}
+
+
+def play(journey: JourneyProgram, user: ScenarioUser) -> None:
+    """One run of a journey: the body of its Locust task.
+
+    Flat on purpose. Every frame under a request stays on the user greenlet's
+    data stack while the request waits on its socket; a few frames more than a
+    hand-written task cross into a second 4 KiB page, which then stays resident
+    for every sleeping user (4 MiB per 1,000 users). So the task is a partial of
+    this function (no frame of its own), ``run_steps`` is inlined and a request
+    step's ``run`` goes straight to the client.
+    """
+    if not user.ready():
+        return
+    scope = dict(user.vars)
+    try:
+        for step in journey.steps:
+            if not step.run(user, scope):
+                return
+    except StopRequested as stop:
+        user.stop_reason = str(stop)
+        raise StopUser() from None
+
+
+def play_timed(journey: JourneyProgram, user: ScenarioUser) -> None:
+    """One run of a journey, timed and recorded for the thresholds on journeys."""
+    if not user.ready():
+        return
+    started = time.perf_counter()
+    passed, interrupted = False, False
+    try:
+        passed = run_steps(journey.steps, user, dict(user.vars))
+    except StopRequested as stop:
+        user.stop_reason = str(stop)
+        raise StopUser() from None
+    except (StopUser, gevent.GreenletExit):
+        interrupted = True  # the test stopped this user mid-journey: not a (failed) journey run
+        raise
+    finally:
+        if not interrupted:
+            user.record_journey(journey, (time.perf_counter() - started) * 1000, passed)
+
+
+def _journey_task(journey: JourneyProgram, timed: bool) -> Callable[[Any], None]:
+    task: Any = functools.partial(play_timed if timed else play, journey)
     task.__name__ = task.__qualname__ = f"journey_{journey.journey.name}"
     if journey.journey.tags:
-        task.locust_tag_set = set(journey.journey.tags)  # type: ignore[attr-defined]
-    return task
+        task.locust_tag_set = set(journey.journey.tags)
+    return cast(Callable[[Any], None], task)
 
 
 def selected(tags: tuple[str, ...], include: list[str] | None, exclude: list[str] | None) -> bool:
@@ -343,7 +352,7 @@ def user_classes(
             "host": program.host,
             "weight": persona.weight,
             "wait_time": wait_time(persona.wait),
-            "tasks": {_journey_task(j): j.journey.weight for j in journeys},
+            "tasks": {_journey_task(j, program.times_journeys): j.journey.weight for j in journeys},
         }
         if persona.fixed_count is not None:
             attributes["fixed_count"] = persona.fixed_count

@@ -90,6 +90,14 @@ def create_app() -> Flask:
         sleep(float(request.args.get("ms", 100)) / 1000)
         return jsonify(slept=True)
 
+    @app.get("/encoded/<charset>")
+    def encoded(charset: str):  # type: ignore[no-untyped-def]
+        """``{"name": "café ü"}`` in ``charset``, declared in Content-Type (``plain``: UTF-8, no charset)."""
+        body = json.dumps({"name": "café ü"}, ensure_ascii=False)
+        if charset == "plain":
+            return Response(body.encode("utf-8"), content_type="application/json")
+        return Response(body.encode(charset), content_type=f"application/json; charset={charset}")
+
     @app.get("/text")
     def text():  # type: ignore[no-untyped-def]
         return Response("hello order=12345 code=ABC order=67890", mimetype="text/plain")

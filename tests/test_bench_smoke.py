@@ -34,6 +34,8 @@ def test_bench_smoke_run_prints_every_figure() -> None:
         assert re.search(rf"^secondary client={client} separate_runs_rps ", output, re.MULTILINE), output
         memory = rf"^memory client={client} users=[0-9]+ peak_rss_growth_mib handwritten=-?{NUMBER} engine=-?{NUMBER}"
         assert re.search(memory, output, re.MULTILINE), output
+        frames = rf"^memory client={client} deepest_frames_bytes handwritten=[0-9]+ \([0-9]+ pages?\) engine=[0-9]+ "
+        assert re.search(frames, output, re.MULTILINE), output
         assert re.search(rf"^budget cpu client={client}: .* (met|MISSED)$", output, re.MULTILINE), output
     for scenario in ("scenarios/shop.yaml", "scenarios/inventory.yaml", "generated-1000-steps"):
         assert re.search(rf"^load {re.escape(scenario)} cpu_median={NUMBER} s ", output, re.MULTILINE), output

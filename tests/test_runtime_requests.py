@@ -270,6 +270,40 @@ def test_request_headers_override_session_and_default_headers_case_insensitively
 
 
 @pytest.mark.parametrize("client", CLIENTS)
+def test_templated_request_headers_merge_alike_with_and_without_session_headers(harness, client):
+    """Without session headers, a step whose header values are templated uses headers merged at load time."""
+    step = """
+- post: /echo
+  name: NAME
+  json: {a: 1}
+  headers: {x-layer: "{{ layer }}", content-type: "application/{{ kind }}+json", X-Drop: "{{ nothing }}",
+            X-Flag: "{{ flag }}", X-Number: "{{ number }}", X-Own: own}
+  save: {NAME: $.headers}
+"""
+    h, saved = echoed(
+        harness,
+        client,
+        step.replace("NAME", "plain") + "- headers: {X-Session-Only: s}" + step.replace("NAME", "session"),
+        defaults={"headers": {"X-Layer": "default", "X-Drop": "gone", "X-Kept": "kept"}},
+        top="vars: {layer: step, kind: vnd.api, flag: true, number: 5, nothing: null}",
+    )
+    plain, session = saved["plain"], saved["session"]
+    expected = {
+        "x-layer": "step",
+        "content-type": "application/vnd.api+json",
+        "x-flag": "true",
+        "x-number": "5",
+        "x-own": "own",
+        "x-kept": "kept",
+    }
+    for headers in (plain, session):
+        assert {name: headers.get(name) for name in expected} == expected
+        assert "x-drop" not in headers
+    assert "x-session-only" not in plain and session["x-session-only"] == "s"
+    assert counts(h) == {("POST", "plain"): (1, 0), ("POST", "session"): (1, 0)}
+
+
+@pytest.mark.parametrize("client", CLIENTS)
 def test_default_headers_are_rendered_per_request(harness, client):
     h = harness(
         scenario(

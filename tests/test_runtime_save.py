@@ -365,3 +365,32 @@ def test_a_value_saved_in_one_journey_run_is_not_left_for_the_next(harness, clie
     assert messages(h) == []
     assert user.vars["item_id"] == 0
     assert counts(h) == {("GET", "/echo"): (2, 0), ("GET", "/items"): (2, 0), ("GET", "/items/{item_id}"): (2, 0)}
+
+
+@pytest.mark.parametrize("client", CLIENTS)
+def test_json_is_read_as_utf8_or_in_the_charset_the_response_declares(harness, client):
+    """JSON bytes are parsed as UTF-8 (UTF-16 and UTF-32 recognised); other bytes in the declared charset."""
+    h = harness(
+        scenario(
+            "- get: /health",
+            client,
+            on_start="""
+            - get: /encoded/plain
+              save: {plain: $.name}
+              expect: {json: {$.name: café ü}}
+            - get: /encoded/utf-8
+              save: {utf8: $.name}
+            - get: /encoded/utf-16
+              save: {utf16: $.name}
+            - get: /encoded/latin-1
+              save: {latin1: $.name}
+            - get: /text
+              name: not json
+              save: {nothing: $.name}
+            """,
+        )
+    )
+    user = h.user()
+    assert [user.vars.get(name) for name in ("plain", "utf8", "utf16", "latin1")] == ["café ü"] * 4
+    assert "nothing" not in user.vars
+    assert messages(h) == ["save nothing: response body is not JSON"]

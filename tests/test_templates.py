@@ -113,6 +113,33 @@ def test_mixed_text_renders_to_a_string(template: str, expected: str) -> None:
     assert renderer.render({"id": 7}) == expected
 
 
+@pytest.mark.parametrize(
+    "value",
+    [
+        "text",
+        'a {b} "c"',
+        7,
+        -0.5,
+        1e16,
+        2.0,
+        True,
+        False,
+        None,
+        [1, "a"],
+        {"k": [1, None]},
+        "",
+        "{{ x }}",
+        datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc),
+    ],
+)
+def test_joined_text_prints_values_as_jinja_does(value: Any) -> None:
+    template = '{"id": {{ v }}, "n": "{{ w }}"} {x} {{ v }}}'
+    renderer = compile_value(template)
+    assert isinstance(renderer, Joined)
+    jinja = Templates().env.from_string(template)
+    assert renderer.render({"v": value, "w": 3}) == jinja.render(v=value, w=3)
+
+
 # -- strict undefined ------------------------------------------------------------------------------
 
 

@@ -1,0 +1,87 @@
+"""Header merging: a step's headers merged at load time (HeaderPlan) equal the general merge, order included."""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+from engine.steps import HeaderPlan, merge_headers
+from engine.templates import Constant, Lookup, Mapping_
+
+BELOW: list[list[dict[str, Any]]] = [
+    [],
+    [{"Content-Type": "application/json"}],
+    [{"Content-Type": "application/json"}, {"X-Layer": "default", "accept": "*/*", "X-Gone": "d"}],
+    [{"content-type": "text/plain"}, {"Content-Type": "application/xml"}],
+]
+STEP_VALUES: list[dict[str, Any]] = [
+    {"X-Layer": "step"},
+    {"x-layer": "step", "CONTENT-TYPE": "application/vnd+json", "X-Gone": None},
+    {"Accept": True, "X-Number": 5, "X-Float": 0.5, "x-new": "new"},
+    {"x-gone": None, "Content-Type": None},
+]
+
+
+def test_a_plan_merges_like_the_general_merge() -> None:
+    for below, values in itertools.product(BELOW, STEP_VALUES):
+        scope = {f"v{i}": value for i, value in enumerate(values.values())}
+        templated = Mapping_([(name, Lookup(f"v{i}", {})) for i, name in enumerate(values)])
+        plan = HeaderPlan.of(below, templated)
+        assert plan is not None
+        merged = plan.render(scope)
+        expected = merge_headers(*below, {}, values)
+        assert merged == expected and list(merged) == list(expected), (below, values)
+
+
+def test_a_plan_of_constant_headers_and_no_plan_when_names_differ_only_in_case() -> None:
+    plan = HeaderPlan.of([{"X-A": "1"}], Constant({"x-a": "2", "X-B": True}))
+    assert plan is not None and plan.render({}) == {"x-a": "2", "X-B": "true"}
+    assert HeaderPlan.of([], Mapping_([("X-A", Lookup("a", {})), ("x-a", Constant("b"))])) is None
+    assert HeaderPlan.of([], Lookup("headers", {})) is None
+
+
+def test_a_plan_does_not_change_its_own_base() -> None:
+    plan = HeaderPlan.of([{"X-A": "1"}], Mapping_([("x-a", Lookup("a", {}))]))
+    assert plan is not None
+    assert plan.render({"a": "2"}) == {"x-a": "2"}
+    assert plan.render({"a": None}) == {}
+    assert plan.base == {"X-A": "1"}
+
+
+def test_requests_are_prepared_at_load_time_as_far_as_their_templates_allow(write_scenario) -> None:
+    from engine.load import load_plan
+
+    path = write_scenario(
+        """
+        version: 1
+        name: prepared
+        host: http://127.0.0.1:9
+        users:
+          U:
+            journeys:
+              j:
+                steps:
+                  - post: /login
+                    json: {username: ann, password: secret}
+                  - get: /products
+                    headers: {Accept: application/json}
+                  - get: /products/{{ id }}
+                  - post: /cart
+                    headers: {Authorization: "Bearer {{ token }}"}
+                    json: {id: "{{ id }}"}
+                  - get: /basic
+                    auth: ["{{ id }}", x]
+        vars: {id: 1, token: t}
+        """
+    )
+    plan = load_plan(path, module="prepared")
+    steps = plan.user_classes["U"].persona_program.journeys[0].steps
+    assert [(step.fixed, step.header_plan is not None) for step in steps] == [
+        (True, False),  # nothing templated: URL, headers and body built once
+        (True, False),
+        (False, True),  # templated: headers merged at load time, values filled in per request
+        (False, True),
+        (False, False),  # basic auth: the general merge
+    ]
+    assert steps[0].fixed_headers == {"Content-Type": "application/json"}
+    assert steps[3].header_plan is not None and steps[3].header_plan.base == {"Content-Type": "application/json"}
