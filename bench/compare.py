@@ -58,7 +58,7 @@ scenario. Users start at 200 per second (``--memory-spawn-rate``), slowly enough
 for each to finish its journey before many more start: the peak is that of
 sleeping users, not of a backlog of users in mid-journey, whose size would depend
 on the CPU speed of each side. Then the figure behind it, deterministic: the
-deepest point of each side's Python frames under a request, in bytes and 4 KiB
+deepest point of each side's Python frames under Locust's client request, in bytes and 4 KiB
 pages of the greenlet's data stack (``bench/frames.py``); each page touched there
 stays resident while the user sleeps, 4 MiB per 1,000 users::
 
@@ -478,6 +478,9 @@ def memory_child(kind: str, client: str, host: str, users: int, spawn_rate: floa
     runner.quit()
 
 
+REQUEST_FRAME = {"fast": "request at fasthttp.py", "http": "request at clients.py"}  # Locust's client.request
+
+
 def pages(count: int) -> str:
     return f"{count} page" + ("s" if count != 1 else "")
 
@@ -510,7 +513,9 @@ def memory(host: str, args: argparse.Namespace) -> dict[str, float]:
             f"handwritten={growth['handwritten']:.1f} engine={growth['engine']:.1f} ratio={ratio:.3f}"
         )
     for client in CLIENTS:
-        hand, engine = deepest_point(HANDWRITTEN[client], host), deepest_point(engine_class(client), host)
+        within = REQUEST_FRAME[client]
+        hand = deepest_point(HANDWRITTEN[client], host, within=within)
+        engine = deepest_point(engine_class(client), host, within=within)
         say(
             f"memory client={client} deepest_frames_bytes handwritten={hand.bytes} ({pages(hand.pages)}) "
             f"engine={engine.bytes} ({pages(engine.pages)})"

@@ -13,7 +13,9 @@ call of its greenlet (``sys.setprofile``) and returns the largest sum of frame
 sizes seen, with the frames at that point. A frame's size is its slots (locals,
 cells, free variables, value stack) plus the interpreter's fixed part, as CPython
 3.11 lays them out: exact there, close elsewhere. What a process does once (on
-its first connection) is left out. Deterministic: it counts bytes, not time.
+its first connection) is left out. It counts bytes, not time; the path below the
+client varies a little with the client's state (whether a DNS lookup hands work
+to a thread, say), so :meth:`DeepestPoint.depth_at` gives the depth at a fixed frame.
 """
 
 from __future__ import annotations
@@ -52,6 +54,15 @@ class DeepestPoint:
     def pages(self) -> int:
         """4 KiB pages of the data stack this point touches."""
         return -(-self.bytes // _PAGE)
+
+    def depth_at(self, name: str) -> int:
+        """Bytes of the frames from the greenlet's start down to the first whose name contains ``name``, included."""
+        total = _CHUNK_HEADER
+        for frame, size in self.frames:
+            total += size
+            if name in frame:
+                return total
+        raise LookupError(name)
 
     def between(self, outer: str, inner: str) -> list[tuple[str, int]]:
         """The frames strictly between the first whose name contains ``outer`` and the next containing ``inner``."""

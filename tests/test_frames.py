@@ -13,10 +13,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from bench.compare import HANDWRITTEN, engine_class, target_server
+from bench.compare import HANDWRITTEN, REQUEST_FRAME, engine_class, target_server
 from bench.frames import DeepestPoint, deepest_point
 
-REQUEST = {"fast": "request at fasthttp.py", "http": "request at clients.py"}  # Locust's client.request
+REQUEST = REQUEST_FRAME  # Locust's client.request, per client
 
 
 @pytest.fixture(scope="module")
@@ -33,8 +33,10 @@ def show(point: DeepestPoint) -> str:
 def test_engine_frames_under_a_request_stay_on_the_pages_of_a_hand_written_task(bench_host: str, client: str) -> None:
     hand = deepest_point(HANDWRITTEN[client], bench_host, within=REQUEST[client])
     engine = deepest_point(engine_class(client), bench_host, within=REQUEST[client])
-    assert hand.pages == engine.pages, f"hand-written:\n{show(hand)}\nengine:\n{show(engine)}"
-    assert engine.bytes - hand.bytes <= 256, f"hand-written:\n{show(hand)}\nengine:\n{show(engine)}"
+    both = f"hand-written:\n{show(hand)}\nengine:\n{show(engine)}"
+    assert hand.pages == engine.pages == (1 if client == "fast" else 2), both
+    # where the client's request starts (the deepest point below it varies with the client's state)
+    assert engine.depth_at(REQUEST[client]) - hand.depth_at(REQUEST[client]) <= 128, both
     # what lies between Locust's task call and its client: the task's own frames
     assert [name.split(" at ")[0] for name, _ in hand.between("execute_task", REQUEST[client])] == ["shop", "post"]
     engine_frames = [name.split(" at ")[0] for name, _ in engine.between("execute_task", REQUEST[client])]
@@ -60,4 +62,5 @@ def test_a_deeper_task_is_seen(bench_host: str) -> None:
     plain = deepest_point(HandwrittenFast, bench_host, within=REQUEST["fast"])
     deeper = deepest_point(Deeper, bench_host, within=REQUEST["fast"])
     assert [name.split(" at ")[0] for name, _ in deeper.between("execute_task", "shop")] == ["one", "two", "three"]
-    assert deeper.bytes - plain.bytes == sum(size for _, size in deeper.between("execute_task", "shop"))
+    added = sum(size for _, size in deeper.between("execute_task", "shop"))
+    assert added > 0 and deeper.depth_at("shop") - plain.depth_at("shop") == added
