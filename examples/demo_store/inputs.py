@@ -67,6 +67,15 @@ class Fields:
             return None
         return value.strip()
 
+    def _given(self, field: str, required: bool) -> Any:
+        """The field's raw value, or None when it is absent or empty (a problem when ``required``)."""
+        raw = self.source.get(field)
+        if raw is None or raw == "":
+            if required:
+                self.fail(field, "is required")
+            return None
+        return raw
+
     def integer(
         self, field: str, *, minimum: int | None = None, maximum: int | None = None, required: bool = True
     ) -> int | None:
@@ -113,10 +122,8 @@ class Query(Fields):
     def integer(
         self, field: str, *, minimum: int | None = None, maximum: int | None = None, required: bool = False
     ) -> int | None:
-        raw = self.source.get(field)
-        if raw is None or raw == "":
-            if required:
-                self.fail(field, "is required")
+        raw = self._given(field, required)
+        if raw is None:
             return None
         try:
             value = int(raw)
@@ -126,10 +133,8 @@ class Query(Fields):
         return self._bounded(field, value, minimum, maximum)
 
     def number(self, field: str, *, minimum: float | None = None, required: bool = False) -> float | None:
-        raw = self.source.get(field)
-        if raw is None or raw == "":
-            if required:
-                self.fail(field, "is required")
+        raw = self._given(field, required)
+        if raw is None:
             return None
         try:
             value = float(raw)

@@ -301,14 +301,20 @@ def add_to_cart(conn: sqlite3.Connection, user_id: int, product_id: int, quantit
         )
 
 
-@bp.post("/cart-api/cart/<int:user_id>/add")
-def cart_add(user_id: int) -> ResponseReturnValue:
+def cart_change(user_id: int) -> tuple[int, int]:
+    """The caller's own cart, and the ``product_id`` and ``quantity`` (at least 1) of the JSON body."""
     own_cart(user_id)
     fields = Fields(json_body())
     product_id = fields.integer("product_id")
     quantity = fields.integer("quantity", minimum=1)
     fields.done()
     assert product_id is not None and quantity is not None
+    return product_id, quantity
+
+
+@bp.post("/cart-api/cart/<int:user_id>/add")
+def cart_add(user_id: int) -> ResponseReturnValue:
+    product_id, quantity = cart_change(user_id)
     conn = db()
     add_to_cart(conn, user_id, product_id, quantity)
     return jsonify(cart_json(conn, user_id))
@@ -316,12 +322,7 @@ def cart_add(user_id: int) -> ResponseReturnValue:
 
 @bp.put("/cart-api/cart/<int:user_id>/update")
 def cart_update(user_id: int) -> ResponseReturnValue:
-    own_cart(user_id)
-    fields = Fields(json_body())
-    product_id = fields.integer("product_id")
-    quantity = fields.integer("quantity", minimum=1)
-    fields.done()
-    assert product_id is not None and quantity is not None
+    product_id, quantity = cart_change(user_id)
     with transaction(db()) as conn:
         line = cart_line(conn, user_id, product_id)
         check_stock(product_id, quantity, line["stock"])
