@@ -85,8 +85,10 @@ def deepest_point(
     """
     deepest = DeepestPoint()
 
+    measured: list[Any] = []  # the runner whose user is measured (other users in the process are left out)
+
     def on_call(frame: FrameType, event: str, _: Any) -> None:
-        if event != "call":
+        if event != "call" or not measured or gevent.getcurrent() not in measured[0].user_greenlets:
             return
         total, chain = _CHUNK_HEADER, []
         current: FrameType | None = frame
@@ -101,12 +103,12 @@ def deepest_point(
         if chain[-1][0].startswith("run_user ") and total > deepest.bytes:  # Locust's user greenlet
             deepest.bytes, deepest.frames = total, chain[::-1]
 
-    _run_one_user(cls, host, requests, timeout, None)
-    _run_one_user(cls, host, requests, timeout, on_call)
+    _run_one_user(cls, host, requests, timeout, None, [])
+    _run_one_user(cls, host, requests, timeout, on_call, measured)
     return deepest
 
 
-def _run_one_user(cls: type[User], host: str, requests: int, timeout: float, tracer: Any) -> None:
+def _run_one_user(cls: type[User], host: str, requests: int, timeout: float, tracer: Any, measured: list[Any]) -> None:
     done = [0]
 
     def on_request(**_: Any) -> None:
@@ -117,6 +119,7 @@ def _run_one_user(cls: type[User], host: str, requests: int, timeout: float, tra
     environment = Environment(user_classes=[cls], host=host)
     environment.events.request.add_listener(on_request)
     runner = environment.create_local_runner()
+    measured.append(runner)
     sys.setprofile(tracer)
     try:
         runner.start(1, spawn_rate=1)
