@@ -104,5 +104,5 @@ class Profile:
 
 
 def _per_second(users: int, seconds: float) -> float:
-    """A spawn rate that reaches ``users`` in ``seconds`` (at least 1 per second)."""
-    return max(users / seconds, 1.0) if seconds > 0 else float(max(users, 1))
+    """A spawn rate that reaches ``users`` in exactly ``seconds`` (fractional: 10 users in 30 s is 1/3 per second)."""
+    return max(users, 1) / seconds if seconds > 0 else float(max(users, 1))

@@ -88,10 +88,14 @@ def test_ramp_with_an_explicit_spawn_rate_and_without_hold_or_down() -> None:
     assert profile.at(5) is None
 
 
-def test_derived_spawn_rates_are_at_least_one_per_second() -> None:
+def test_derived_spawn_rates_take_the_declared_time() -> None:
+    # 10 users over 30 s: one user every 3 s (the rate used to be floored at 1/s: 10 users after 10 s).
+    assert Profile("r", "ramp", {"users": 10, "up": 30.0}).at(15) == Target(10, 1 / 3)
     slow = Profile("r", "ramp", {"users": 2, "up": 10.0, "hold": 1.0, "down": 20.0})
-    assert slow.at(0) == Target(2, 1.0)
-    assert slow.at(11) == Target(0, 1.0)
+    assert slow.at(0) == Target(2, 0.2)
+    assert slow.at(11) == Target(0, 0.1)
+    assert Profile("s", "soak", {"users": 3, "ramp": 30.0, "hold": 1.0}).at(0) == Target(3, 0.1)
+    assert Profile("w", "wave", {"min_users": 0, "max_users": 2, "period": 40.0}).at(0) == Target(0, 0.2)
     instant = Profile("r", "ramp", {"users": 6, "up": 0.0, "hold": 2.0})
     assert instant.at(0) == Target(6, 6.0)  # no ramp time: everyone at once
 
@@ -297,7 +301,7 @@ def test_pipeline_wave(profiles: dict[str, Profile]) -> None:
     assert wave.duration() == 360.0
     assert users(wave, [0, 60, 120, 180, 240, 300, 359.9, 360]) == [10, 30, 10, 30, 10, 30, 10, None]
     assert users(wave, [30, 90]) == [20, 20]
-    assert wave.at(0) == Target(10, 1.0)  # 20 users over a 30 s quarter period: at least 1/s
+    assert wave.at(0) == Target(10, 20 / 30)  # 20 users over a 30 s quarter period
     once = profiles["wave_once"]  # cycles: 1 by default
     assert once.duration() == 4.0
     assert users(once, [0, 1, 2, 3, 4]) == [1, 2, 3, 2, None]
@@ -306,7 +310,7 @@ def test_pipeline_wave(profiles: dict[str, Profile]) -> None:
 def test_pipeline_soak_ramps_a_minute_by_default(profiles: dict[str, Profile]) -> None:
     soak = profiles["soak"]
     assert soak.duration() == 60.0 + 7200.0
-    assert soak.at(0) == Target(30, 1.0)
+    assert soak.at(0) == Target(30, 0.5)  # 30 users in the default minute
     assert soak.at(7259) is not None and soak.at(7260) is None
     fast = profiles["soak_fast"]
     assert fast.duration() == 3610.0
@@ -396,7 +400,7 @@ def test_shape_with_profile_option_and_run_time(plan: Any) -> None:
     assert ramp(66) == (0, 4.0)
     assert ramp(67.5) is None
     capped = shape_at(plan, "soak", run_time=5)
-    assert capped(4.9) == (30, 1.0)
+    assert capped(4.9) == (30, 0.5)
     assert capped(5) is None  # -t caps the 2 h soak
 
 
