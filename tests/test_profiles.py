@@ -417,3 +417,39 @@ def test_shape_without_a_profile_follows_users_spawn_rate_and_run_time(tmp_path:
     assert tick(3) is None
     assert shape_at(plan, None)(1000) == (1, 1)  # Locust's defaults, and no end without -t
     assert shape_at(plan, "step_from_zero")(60) == (5, 1)
+
+
+def test_a_real_ramp_is_about_half_way_at_mid_ramp(target: Any, write_scenario: Callable[..., Path]) -> None:
+    """4 users over 8 s on a real local runner: about 2 users at 4 s (the 1/s floor gave all 4 by then)."""
+    import gevent
+    from locust.env import Environment
+
+    from engine.load import load_plan
+
+    path = write_scenario(
+        """
+        version: 1
+        journeys:
+          j:
+            steps:
+              - get: /items
+              - think: 1
+        load:
+          default: ramp
+          profiles:
+            ramp: {ramp: {users: 4, up: 8s, hold: 2s}}
+        """
+    )
+    plan = load_plan(path, module="profiles_test_real_ramp")
+    host = target.url
+    for cls in plan.user_classes.values():
+        cls.host = host
+    env = Environment(user_classes=list(plan.user_classes.values()), host=host, shape_class=plan.shape())
+    runner = env.create_local_runner()
+    runner.start_shape()
+    try:
+        gevent.sleep(4.0)
+        mid = runner.user_count
+    finally:
+        runner.quit()
+    assert 1 <= mid <= 3, mid  # one user every 2 s: all 4 only at the end of the ramp
