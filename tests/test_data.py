@@ -19,7 +19,7 @@ from typing import Any
 import gevent
 import pytest
 from locust.exception import StopUser
-from runtime_support import counts, messages, scenario
+from runtime_support import CLIENTS, counts, messages, scenario
 from test_cli import free_port, locust, stats
 
 from engine.load import check_file
@@ -357,6 +357,31 @@ def test_shared_pools_are_read_by_other_users(harness, target):
         assert scope["seen"] in {101, 102, 103}
         assert scope["pools"] == {"ids": [103, 101, 102, 103], "names": ["Laptop", "Laptop"], "seen": scope["seen"]}
     assert counts(h) == {("GET", "item"): (6, 1), ("GET", "/items"): (2, 0), ("POST", "/echo"): (5, 0)}
+
+
+LIST_POOLS = """
+- get: /items
+  save:
+    ids: {jsonpath: "$[*].id", pick: all, share: true}
+- post: /echo
+  json:
+    all: "{{ shared.ids }}"
+    first_two: "{{ shared.ids[:2] }}"
+    count: "{{ shared.ids | length }}"
+    text: "ids {{ shared.ids }}"
+  save: {seen: $.json}
+"""
+
+
+@pytest.mark.parametrize("client", CLIENTS)
+def test_shared_pools_read_as_lists(harness, client):
+    h = harness(scenario(LIST_POOLS, client))
+    user = h.user()
+    scope = dict(user.vars)
+    assert run_steps(user.persona_program.journeys[0].steps, user, scope)
+    assert scope["seen"] == {"all": [101, 102, 103], "first_two": [101, 102], "count": 3, "text": "ids [101, 102, 103]"}
+    assert h.plan.program.pools.ids == [101, 102, 103]
+    assert counts(h) == {("GET", "/items"): (1, 0), ("POST", "/echo"): (1, 0)}
 
 
 def test_unknown_pool_is_a_load_time_error(tmp_path):
