@@ -164,7 +164,7 @@ def apply_overrides(data: MarkedDict, overrides: Overrides, problems: list[Scena
             overlay: MarkedDict = environments[overrides.env]  # type: ignore[index]
             if "host" in overlay:
                 _put(data, "host", overlay["host"], overlay)
-            for section in ("vars", "services"):
+            for section in ("vars", "services", "defaults"):
                 if isinstance(overlay.get(section), MarkedDict):
                     _overlay(data, section, overlay[section])
     for item in overrides.vars:

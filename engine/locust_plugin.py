@@ -18,7 +18,7 @@ from typing import Any
 from locust import events
 from locust.argument_parser import get_empty_argument_parser
 
-from engine import lifecycle, verdict
+from engine import lifecycle, templates, verdict
 from engine.compose import Overrides
 from engine.errors import ScenarioErrors, did_you_mean
 from engine.load import Plan, load_plan
@@ -124,6 +124,8 @@ def hook(plan: Plan, environment: Any, runner: Any) -> None:
     # gevent's loop caches "now" since it last ran, which may be before the (long) imports and setup of a
     # Locust start: a timer set from that stale time fires early, e.g. -t 2s ending the test after 1 s.
     gevent.get_hub().loop.update_now()
+    index = max(runner.worker_index, -1) + 1 if isinstance(runner, WorkerRunner) else 0
+    templates.seed_fake(plan.program.builtins.get("fake"), plan.program.scenario.faker_seed, index)
     lifecycle.attach(plan.program, environment, runner)
     judge = verdict.attach(plan.program, environment, runner)
     if isinstance(runner, WorkerRunner):

@@ -290,6 +290,17 @@ def stats_name(text: str) -> str:
     return _STATEMENT.sub("", _EXPRESSION.sub(short, text))
 
 
+def seed_fake(fake: Any, seed: int | None, index: int) -> None:
+    """Give the ``fake`` of process ``index`` (0: local or master, worker k: k + 1) its own stream.
+
+    Without a seed the stream is fresh randomness (a forked ``--processes`` child would otherwise
+    repeat its parent's); with one it is derived from the seed and the index, so a run is
+    reproducible and no two processes draw the same values. Index 0 uses the seed as is.
+    """
+    if fake is not None:
+        fake.seed_instance(None if seed is None else seed if index == 0 else f"{seed}/{index}")
+
+
 class Templates:
     """The Jinja environment of one scenario and the compiler of its values."""
 

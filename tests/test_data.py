@@ -19,11 +19,12 @@ from typing import Any
 import gevent
 import pytest
 from locust.exception import StopUser
-from runtime_support import counts, messages, scenario
+from runtime_support import CLIENTS, counts, messages, scenario
 from test_cli import free_port, locust, stats
 
 from engine.load import check_file
 from engine.steps import run_steps
+from engine.templates import Templates, seed_fake
 
 ROOT = Path(__file__).resolve().parent.parent
 ROWS = [{"n": 1}, {"n": 2}, {"n": 3}]
@@ -359,6 +360,31 @@ def test_shared_pools_are_read_by_other_users(harness, target):
     assert counts(h) == {("GET", "item"): (6, 1), ("GET", "/items"): (2, 0), ("POST", "/echo"): (5, 0)}
 
 
+LIST_POOLS = """
+- get: /items
+  save:
+    ids: {jsonpath: "$[*].id", pick: all, share: true}
+- post: /echo
+  json:
+    all: "{{ shared.ids }}"
+    first_two: "{{ shared.ids[:2] }}"
+    count: "{{ shared.ids | length }}"
+    text: "ids {{ shared.ids }}"
+  save: {seen: $.json}
+"""
+
+
+@pytest.mark.parametrize("client", CLIENTS)
+def test_shared_pools_read_as_lists(harness, client):
+    h = harness(scenario(LIST_POOLS, client))
+    user = h.user()
+    scope = dict(user.vars)
+    assert run_steps(user.persona_program.journeys[0].steps, user, scope)
+    assert scope["seen"] == {"all": [101, 102, 103], "first_two": [101, 102], "count": 3, "text": "ids [101, 102, 103]"}
+    assert h.plan.program.pools.ids == [101, 102, 103]
+    assert counts(h) == {("GET", "/items"): (1, 0), ("POST", "/echo"): (1, 0)}
+
+
 def test_unknown_pool_is_a_load_time_error(tmp_path):
     path = tmp_path / "pools.yaml"
     path.write_text(
@@ -430,3 +456,59 @@ users:
     assert stats(result)[("POST", "record")] == {"requests": UNIQUE_ROWS, "failures": 0}
     assert "Traceback" not in result.stderr
     assert result.stderr.count(f"feeder 'accounts' exhausted after {UNIQUE_ROWS} rows: stopping users") == 1
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# fake data across processes
+
+
+FAKE_USERS = 200
+
+
+@pytest.mark.parametrize("seed", [None, 7])
+def test_fake_data_differs_between_processes(target_url, tmp_path, seed):
+    """200 users over ``--processes 2`` sign up with ``fake`` e-mails: none twice, seeded or not."""
+    bucket = uuid.uuid4().hex
+    faker = f"faker: {{seed: {seed}}}\n" if seed is not None else ""
+    path = tmp_path / "fake.yaml"
+    path.write_text(
+        f"""\
+version: 1
+{faker}users:
+  Signup:
+    wait: 60
+    on_start:
+      - post: /record/{bucket}
+        name: signup
+        json:
+          email: "{{{{ fake.user_name() }}}}.{{{{ fake.random_number(digits=9, fix_len=True) }}}}@example.com"
+          uuid: "{{{{ fake.uuid4() }}}}"
+    journeys:
+      idle:
+        steps:
+          - think: 60
+""",
+        encoding="utf-8",
+    )
+    port = str(free_port())
+    args = ["--scenario", str(path), "--processes", "2", "--master-bind-host", "127.0.0.1"]
+    args += ["--master-bind-port", port, "--master-port", port]
+    args += ["-H", target_url, "--headless", "-u", str(FAKE_USERS), "-r", "100", "-t", "8s", "--json", "--only-summary"]
+    result = locust(args, cwd=tmp_path, timeout=90)
+    assert result.returncode == 0, result.stderr
+    records = recorded(target_url, bucket)
+    assert len(records) == FAKE_USERS, result.stderr
+    assert len({record["email"] for record in records}) == FAKE_USERS  # no e-mail signed up twice
+    assert len({record["uuid"] for record in records}) == FAKE_USERS
+    assert stats(result)[("POST", "signup")] == {"requests": FAKE_USERS, "failures": 0}
+    if seed is not None:  # reproducible: exactly the streams of worker processes 1 and 2 (100 users each)
+        expected = set()
+        for index in (1, 2):
+            templates = Templates(("en_US",), seed)
+            templates.uses_fake = True
+            scope = templates.builtins()
+            seed_fake(scope["fake"], seed, index)
+            for _ in range(FAKE_USERS // 2):
+                email = f"{scope['fake'].user_name()}.{scope['fake'].random_number(digits=9, fix_len=True)}@example.com"
+                expected.add((email, scope["fake"].uuid4()))
+        assert {(record["email"], record["uuid"]) for record in records} == expected

@@ -531,3 +531,32 @@ def test_locust_with_env_and_var(target_url, tmp_path):
     assert "<command line>:1:1: --env nope: no such environment (defined: local, empty)\n" in result.stderr
     assert "<command line>:1:1: --var nn: the scenario has no var 'nn' (did you mean 'n'?)\n" in result.stderr
     assert f"2 problems in {path}; nothing was started." in result.stderr
+
+
+def test_an_environment_sets_the_client(tmp_path):
+    from locust import FastHttpUser, HttpUser
+
+    from engine.compose import Overrides
+    from engine.load import load_plan
+
+    path = tmp_path / "clients.yaml"
+    path.write_text(
+        """\
+version: 1
+host: http://127.0.0.1:9
+defaults: {headers: {X-A: a}}
+environments:
+  fast: {defaults: {client: fast}}
+users:
+  U:
+    journeys:
+      j:
+        steps:
+          - get: /
+""",
+        encoding="utf-8",
+    )
+    http = load_plan(path, "clients_http").user_classes["U"]
+    fast = load_plan(path, "clients_fast", overrides=Overrides(env="fast")).user_classes["U"]
+    assert issubclass(http, HttpUser) and not issubclass(http, FastHttpUser)
+    assert issubclass(fast, FastHttpUser)

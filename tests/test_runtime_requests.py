@@ -12,6 +12,8 @@ import base64
 import pytest
 from runtime_support import CLIENTS, counts, messages, scenario
 
+from engine.steps import run_steps
+
 
 def echoed(harness, client: str, on_start: str, **kwargs):
     """Run ``on_start`` (requests saving ``$`` of /echo) once; return the harness and the user's vars."""
@@ -447,3 +449,22 @@ def test_stats_names(harness, client):
         ("GET", "Item detail"): (2, 0),
         ("GET", "/items?category={category}&limit={1 + 1}"): (2, 0),
     }
+
+
+@pytest.mark.parametrize("client", CLIENTS)
+def test_step_header_null_removes_a_default_header(harness, client):
+    steps = """
+    - get: /echo
+      name: without
+      headers: {X-Default: null}
+      save: {without: $.headers}
+    - get: /echo
+      name: with
+      save: {with: $.headers}
+    """
+    h = harness(scenario(steps, client, defaults={"headers": {"X-Default": "on", "X-Other": "kept"}}))
+    user = h.user()
+    scope = dict(user.vars)
+    assert run_steps(user.persona_program.journeys[0].steps, user, scope)
+    assert "x-default" not in scope["without"] and scope["without"]["x-other"] == "kept"
+    assert scope["with"]["x-default"] == "on" and scope["with"]["x-other"] == "kept"

@@ -22,6 +22,7 @@ from engine.templates import (
     Text,
     env_var,
     has_template,
+    seed_fake,
     stats_name,
 )
 
@@ -286,6 +287,26 @@ def test_faker_seed_makes_fake_data_reproducible() -> None:
     assert emails(7) == emails(7)
     assert emails(7) != emails(8)
     assert emails(7, ("de_DE",)) == emails(7, ("de_DE",))
+
+
+def test_each_process_derives_its_own_reproducible_stream_from_the_seed() -> None:
+    def stream(seed: int | None, index: int) -> list[str]:
+        templates = Templates(("en_US",), seed)
+        renderer = compile_value("{{ fake.uuid4() }} {{ fake.email() }}", templates)
+        scope = templates.builtins()
+        seed_fake(scope["fake"], seed, index)
+        return [renderer.render(scope) for _ in range(50)]
+
+    unseeded = Templates(("en_US",), 7)
+    renderer = compile_value("{{ fake.uuid4() }} {{ fake.email() }}", unseeded)
+    scope = unseeded.builtins()
+    assert stream(7, 0) == [renderer.render(scope) for _ in range(50)]  # local or master: the seed as is
+    assert stream(7, 1) == stream(7, 1)  # same seed, same process index: the same values
+    assert stream(7, 2) == stream(7, 2)
+    assert not set(stream(7, 1)) & set(stream(7, 2))  # each process its own values
+    assert not set(stream(7, 0)) & set(stream(7, 1))
+    assert stream(8, 1) != stream(7, 1)
+    assert not set(stream(None, 1)) & set(stream(None, 1))  # no seed: fresh randomness every time
 
 
 def test_faker_locale_is_used() -> None:
