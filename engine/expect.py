@@ -169,7 +169,9 @@ class TargetCheck:
             if reason:
                 problems.append(f"{label}: {reason}")
                 if log.isEnabledFor(logging.DEBUG):
-                    log.debug("%s: %s (actual: %r)", label, reason, actual)
+                    log.debug("%s: %s (actual: %s)", label, reason, "absent" if actual is _ABSENT else repr(actual))
+                if reason == "missing":
+                    break  # one missing path is reported once, whatever the operators on it
 
 
 class Checks:

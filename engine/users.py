@@ -30,7 +30,13 @@ log = logging.getLogger("engine.users")
 
 
 class EngineFailure(Exception):
-    """A step that failed before sending anything (e.g. a template error)."""
+    """A step that failed before sending anything (e.g. a template error).
+
+    Locust's failure table shows ``repr(error)``: it is the plain message here.
+    """
+
+    def __repr__(self) -> str:
+        return str(self)
 
 
 def describe_transport_error(error: BaseException, timeout: float) -> str:
@@ -116,6 +122,7 @@ class ScenarioUser:
         if self.retry_waits:  # the first task right after a failed on_start: wait before retrying
             self.retry_waits = False
             return False
+        self.vars = self.program.new_scope()  # a retry renders its values afresh (no replayed username)
         self.started = self._start()
         if not self.started and self.stop_reason is not None:
             raise StopUser()

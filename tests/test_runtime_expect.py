@@ -7,6 +7,7 @@ continue``) so that the stats show exactly which ones failed and with what.
 from __future__ import annotations
 
 import json
+import logging
 
 import pytest
 from runtime_support import CLIENTS, counts, messages, occurrences, scenario
@@ -156,6 +157,7 @@ FAILING_JSON = [
     ("absent multi", "/items", "{json: {'$[*].id': {exists: false}}}", "$[*].id: present, expected absent"),
     ("missing", "/items/102", "{json: {$.stock: 5}}", "$.stock: missing"),
     ("missing op", "/items/102", "{json: {$.stock: {gt: 5}}}", "$.stock: missing"),
+    ("missing twice", "/items/102", "{json: {$.stock: {gt: 5, lt: 9}}}", "$.stock: missing"),
     ("type", "/items/101", "{json: {$.price: {type: integer}}}", "$.price: expected type integer"),
     ("type string", "/items/102", "{json: {$.id: {type: string}}}", "$.id: expected type string"),
     ("length", "/items/102", "{json: {$.name: {length: 4}}}", "$.name: expected length 4"),
@@ -402,3 +404,12 @@ def test_templated_expectations_use_the_users_values(harness, client):
     h.journey(h.user())
     assert messages(h) == []
     assert counts(h) == {("GET", "/items/{item_id}"): (1, 0)}
+
+
+@pytest.mark.parametrize("client", CLIENTS)
+def test_debug_log_names_an_absent_value_in_words(harness, client, caplog):
+    h = check_each(harness, client, [("absent", "/items/102", "{json: {$.stock: {gt: 5, lt: 9}}}")])
+    with caplog.at_level(logging.DEBUG, logger="engine"):
+        h.journey(h.user(), times=1)
+    assert "$.stock: missing (actual: absent)" in caplog.text
+    assert "object at 0x" not in caplog.text

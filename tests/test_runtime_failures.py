@@ -298,3 +298,21 @@ def test_template_errors_in_set_and_headers_steps_end_the_run(harness, client):
         ("HEADERS", "headers step at line 11", "template error: 'maybe' is undefined"): 1,
     }
     assert h.requests("/health") == 0
+
+
+@pytest.mark.parametrize("client", CLIENTS)
+def test_failure_table_shows_the_plain_message(harness, client):
+    from locust.stats import StatsError
+
+    h = harness(
+        scenario(
+            """
+            - get: /items
+              params: {n: "{{ 1 // 0 }}"}
+            """,
+            client,
+        )
+    )
+    h.journey(h.user(), times=2)
+    shown = [StatsError.parse_error(e.error) for e in h.env.stats.errors.values()]
+    assert shown == ["template error: integer division or modulo by zero"]

@@ -3,8 +3,11 @@ and a real spawned run of the local runner."""
 
 from __future__ import annotations
 
+import json
 import re
 import time
+import urllib.request
+import uuid
 
 import gevent
 import pytest
@@ -96,7 +99,7 @@ def test_failed_on_start_blocks_journeys_and_is_retried_before_the_next_one(harn
               expect: {json: {$.id: 102}}
             """,
             client,
-            top="vars: {key: '{{ uuid() }}'}",
+            top=f"vars: {{key: retry-{client}-{uuid.uuid4().hex}}}",
             on_start="""
             - get: /flaky/{{ key }}?fail=2
               save: {attempt: $.attempt}
@@ -374,3 +377,29 @@ def test_faker_seed_and_locale(harness):
     again.journey(second, times=2)
     assert messages(again) == []
     assert counts(again) == {("POST", "/echo"): (2, 0)}
+
+
+@pytest.mark.parametrize("client", CLIENTS)
+def test_a_retried_on_start_renders_its_values_afresh(harness, client):
+    bucket = f"register-{client}-{uuid.uuid4().hex}"
+    h = harness(
+        scenario(
+            "- get: /health",
+            client,
+            top="vars: {username: 'user-{{ uuid() }}'}",
+            on_start=f"""
+            - post: /record/{bucket}
+              name: register
+              json: {{username: "{{{{ username }}}}"}}
+              save: {{token: $.acces_token}}
+            """,
+        )
+    )
+    user = h.user()
+    for _ in range(6):  # on_start is retried before the journeys
+        h.journey(user)
+    with urllib.request.urlopen(f"{h.env.host}/record/{bucket}", timeout=10) as response:
+        names = [entry["username"] for entry in json.load(response)]
+    assert len(names) >= 3
+    assert len(set(names)) == len(names), names
+    assert occurrences(h) == {("POST", "register", "save token: no value at $.acces_token"): len(names)}
