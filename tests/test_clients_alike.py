@@ -24,6 +24,13 @@ def _handle(conn: socket.socket) -> None:
         if path == b"/repeated":
             head = b"Vary: a\r\nVary: b\r\nX-Many: 1\r\nX-Many: 2\r\nContent-Length: 2\r\n"
             conn.sendall(b"HTTP/1.1 200 OK\r\n" + head + b"Connection: close\r\n\r\nok")
+        elif path == b"/echo":
+            lines = data.split(b"\r\n\r\n", 1)[0].split(b"\r\n")[1:]
+            body = b"\n".join(
+                sorted(line for line in lines if line.split(b":")[0].lower() in (b"user-agent", b"accept"))
+            )
+            head = b"Content-Type: text/plain\r\nContent-Length: %d\r\n" % len(body)
+            conn.sendall(b"HTTP/1.1 200 OK\r\n" + head + b"Connection: close\r\n\r\n" + body)
         else:
             head = b"Content-Type: application/octet-stream\r\nContent-Length: 256\r\n"
             conn.sendall(b"HTTP/1.1 200 OK\r\n" + head + b"Connection: close\r\n\r\n" + RANDOM)
@@ -81,3 +88,19 @@ def test_both_clients_read_repeated_headers_and_odd_bodies_alike(harness, odd_se
     assert saved["body"] == RANDOM.decode("utf-8", errors="replace")
     assert failures == {"/repeated": 0, "/random": 0}
     assert results[1] == results[0]
+
+
+@pytest.mark.parametrize("override", [False, True])
+def test_both_clients_send_the_same_default_headers(harness, odd_server, override) -> None:
+    sent = []
+    for client in CLIENTS:
+        step = "- get: /echo\n  save: {sent: {body: true}}"
+        if override:
+            step += "\n  headers: {Accept: application/json, User-Agent: probe}"
+        h = harness(scenario("- get: /repeated", client, on_start=step), host=odd_server)
+        sent.append(h.user().vars["sent"])
+    if override:
+        assert sent[0] == "Accept: application/json\nUser-Agent: probe"
+    else:
+        assert sent[0].startswith("Accept: */*\nUser-Agent: locust-scenarios/0.")
+    assert sent[1] == sent[0]
