@@ -5,6 +5,8 @@ The body is decoded and JSON-parsed at most once, and only when a step asks.
 
 from __future__ import annotations
 
+import codecs
+import contextlib
 import json as _json
 from collections.abc import Callable
 from typing import Any
@@ -31,8 +33,10 @@ class ResponseView:
 
     @property
     def text(self) -> str:
+        """The body as text, the same on both clients: in the charset the ``Content-Type`` declares
+        when Python knows it, else UTF-8 (bytes that are not valid become U+FFFD)."""
         if self._text is None:
-            self._text = self._raw.text or ""
+            self._text = decode_body(self._raw.content or b"", self.header("Content-Type"))
         return self._text
 
     def json(self) -> Any:
@@ -81,4 +85,18 @@ class ResponseView:
         if headers is None:
             return None
         value = headers.get(name)
-        return None if value is None else str(value)
+        if value is None:
+            return None
+        if isinstance(value, list):  # geventhttpclient: a repeated header as a list
+            return ", ".join(value)
+        return str(value)
+
+
+def decode_body(content: bytes, content_type: str | None) -> str:
+    """Response bytes as text: the declared charset when known, else UTF-8 with errors replaced."""
+    charset = "utf-8"
+    if content_type and "charset=" in content_type.lower():
+        declared = content_type.lower().split("charset=", 1)[1].split(";", 1)[0].strip().strip("\"'")
+        with contextlib.suppress(LookupError):
+            charset = codecs.lookup(declared).name
+    return content.decode(charset, errors="replace")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import errno
 import functools
+import importlib.metadata
 import logging
 import socket
 import time
@@ -27,6 +28,17 @@ from engine.model import Wait
 from engine.steps import StopRequested, iter_requests, run_steps
 
 log = logging.getLogger("engine.users")
+
+
+def _product() -> str:
+    try:
+        return f"locust-scenarios/{importlib.metadata.version('locust-scenarios')}"
+    except importlib.metadata.PackageNotFoundError:
+        return "locust-scenarios"
+
+
+DEFAULT_HEADERS: dict[str, str] = {"User-Agent": _product(), "Accept": "*/*"}
+"""What both clients send unless ``defaults.headers`` or a step's ``headers`` say otherwise."""
 
 
 class EngineFailure(Exception):
@@ -196,6 +208,7 @@ class ScenarioHttpUser(ScenarioUser, HttpUser):
     def __init__(self, environment: Any) -> None:
         super().__init__(environment)
         self.client.verify = self.verify_tls
+        self.client.headers.update(DEFAULT_HEADERS)
 
     def request_options(self, timeout: float, allow_redirects: bool) -> Mapping[str, Any]:
         return _http_options(timeout, allow_redirects)
@@ -215,6 +228,7 @@ class ScenarioFastUser(ScenarioUser, FastHttpUser):
     """
 
     abstract = True
+    default_headers = DEFAULT_HEADERS
 
     def request_options(self, timeout: float, allow_redirects: bool) -> Mapping[str, Any] | None:
         return _FAST_OPTIONS[allow_redirects] if timeout == self.network_timeout else None
