@@ -114,6 +114,7 @@ class _Builder:
         self.path = path
         self.sink = sink
         self.file = str(path)
+        self.library = False
 
     # -- helpers -----------------------------------------------------------------
     def pos(self, node: Any, key: Any = None) -> Position:
@@ -167,7 +168,7 @@ class _Builder:
                 personas.append(self.solo(name, node, client))
             except _INVALID:
                 continue
-        if not users and not solos:
+        if not users and not solos and not self.library:
             self.sink.add(
                 self.pos(data),
                 "a scenario needs users: or journeys:",
@@ -578,6 +579,13 @@ class _Builder:
             method = "post"
         else:
             url = Value(node[method], self.pos(node, method))
+        name = node.get("name")
+        if isinstance(name, str) and ("{{" in name or "{%" in name):
+            self.sink.add(
+                self.pos(node, "name"),
+                "name: is a fixed row in Locust's statistics, not a template",
+                "write a fixed name, or leave name out for the path with each {{ x }} shown as {x}",
+            )
         return Request(
             method=method.upper(),
             url=url,
@@ -685,6 +693,11 @@ class _Builder:
         return tuple(built)
 
 
-def build(data: Any, path: Path, sink: ErrorSink) -> Scenario:
-    """Build the model of schema-valid ``data`` read from ``path``; problems go to ``sink``."""
-    return _Builder(data, path, sink).scenario()
+def build(data: Any, path: Path, sink: ErrorSink, *, library: bool = False) -> Scenario:
+    """Build the model of schema-valid ``data`` read from ``path``; problems go to ``sink``.
+
+    A ``library`` (a file that scenarios include) needs no users or journeys.
+    """
+    builder = _Builder(data, path, sink)
+    builder.library = library
+    return builder.scenario()

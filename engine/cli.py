@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from typing import TextIO
 
 from engine.compose import Overrides
-from engine.load import check_file
+from engine.load import check
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
 
@@ -29,7 +29,8 @@ def parser() -> argparse.ArgumentParser:
     validate = commands.add_parser(
         "validate",
         help="check scenario files without running them",
-        description="Check scenario files: exit 0 when all are valid, 1 with one FILE:LINE:COL line per problem.",
+        description="Check scenario files: exit 0 when all are valid, 1 with one FILE:LINE:COL line per problem. "
+        "A file that scenarios include (only vars, fragments, data, services, environments) is checked as a library.",
     )
     validate.add_argument("files", nargs="+", metavar="FILE")
     validate.add_argument("--env", metavar="NAME", help="check with one of the scenario's environments applied")
@@ -52,13 +53,13 @@ def run(argv: Sequence[str], stdout: TextIO, stderr: TextIO) -> int:
         return EXIT_USAGE
     invalid = 0
     for file in args.files:
-        problems = check_file(file, Overrides(env=args.env, vars=tuple(args.var)))
+        problems, library = check(file, Overrides(env=args.env, vars=tuple(args.var)))
         for problem in problems:
             stderr.write(f"{problem}\n")
         if problems:
             invalid += 1
         elif not args.quiet:
-            stdout.write(f"{file}: ok\n")
+            stdout.write(f"{file}: ok (library: {library})\n" if library else f"{file}: ok\n")
     return EXIT_INVALID if invalid else EXIT_OK
 
 

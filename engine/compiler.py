@@ -209,6 +209,7 @@ class _Compiler:
         self.scenario = scenario
         self.sink = sink
         self.names_checked = check_names
+        self.unsure: frozenset[str] | None = None  # names a step left out (schema errors) might define
         self.templates = Templates(scenario.faker_locale, scenario.faker_seed)
         self.builtin_names = self.templates.builtin_names() | {"shared"}
         defaults = scenario.defaults
@@ -236,9 +237,12 @@ class _Compiler:
     def check_names(self, renderer: Renderer, known: set[str], fallback: str = _UNDEFINED_HINT) -> None:
         if not self.names_checked:
             return
+        unsure = self.unsure
         for name, pos in renderer.names.items():
-            if name not in known and name not in self.builtin_names:
+            if name not in known and name not in self.builtin_names and (unsure is None or name not in unsure):
                 self.sink.add(pos, f"undefined variable '{name}'", self.undefined_hint(name, known, fallback))
+        if unsure is not None:
+            return  # pools and feeder columns may come from a step that could not be built
         for (name, attr), pos in renderer.attrs.items():
             if name == "shared" and "shared" not in known:
                 if attr not in self.pools.names():
@@ -630,12 +634,32 @@ class _Compiler:
         return PollStep(step, self.request(request, known, name=name), until)
 
 
-def compile_scenario(scenario: Scenario, sink: ErrorSink, check_names: bool = True) -> Program:
+def compile_scenario(
+    scenario: Scenario, sink: ErrorSink, check_names: bool = True, unsure: frozenset[str] | None = None
+) -> Program:
     """Compile a scenario; problems go to ``sink``.
 
-    ``check_names=False`` skips the undefined-variable analysis (used when the
-    schema already failed and some steps could not be built).
+    ``check_names=False`` skips the undefined-variable analysis. ``unsure`` is for a
+    scenario whose schema already failed, so some steps could not be built: a name
+    in it might be defined by one of those, and only the other undefined names are
+    reported.
     """
     compiler = _Compiler(scenario, sink, check_names)
+    compiler.unsure = unsure
     compiler.check_default_headers()
     return compiler.program()
+
+
+def compile_library(scenario: Scenario, sink: ErrorSink) -> None:
+    """Check a file that scenarios include: its vars, services, data and every fragment's steps.
+
+    Names are not checked: a fragment may use what the including scenario defines.
+    """
+    compiler = _Compiler(scenario, sink, check_names=False)
+    compiler.check_default_headers()
+    compiler.program()
+    known = {name for name, _ in scenario.vars}
+    for name, fragment in scenario.fragments.items():
+        compiler.using.append(name)
+        compiler.steps(fragment.steps, known | {param for param, _ in fragment.params})
+        compiler.using.pop()

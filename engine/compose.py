@@ -58,7 +58,9 @@ class _Composer:
             data = read_file(path)
         except ScenarioErrors as exc:
             if at is not None and exc.errors[0].message == "file not found":
-                self.problems.append(ScenarioError(at, f"included file not found: {path}"))
+                folder = (stack[-1] if stack else path).parent.as_posix()
+                hint = f"an include path is relative to the including file's folder, {folder}/"
+                self.problems.append(ScenarioError(at, f"included file not found: {path}", hint))
             else:
                 self.problems.extend(exc.errors)
             return None
@@ -157,7 +159,7 @@ def apply_overrides(data: MarkedDict, overrides: Overrides, problems: list[Scena
         environments = data.get("environments")
         names = list(environments) if isinstance(environments, dict) else []
         if overrides.env not in names:
-            defined = f"defined: {', '.join(names)}" if names else "the scenario defines no environments:"
+            defined = f"defined: {', '.join(names)}" if names else "the scenario defines no environments"
             hint = did_you_mean(overrides.env, names) or defined
             problems.append(ScenarioError(COMMAND_LINE, f"--env {overrides.env}: no such environment", hint))
         else:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from engine.build import build
-from engine.compiler import Program, compile_scenario
-from engine.compose import NO_OVERRIDES, Overrides, compose
+from engine.compiler import Program, compile_library, compile_scenario
+from engine.compose import INCLUDABLE, NO_OVERRIDES, SHARED, Composed, Overrides, compose
 from engine.errors import ErrorSink, Position, ScenarioError, ScenarioErrors
 from engine.source import pos_of
 from engine.validate import describe
@@ -46,10 +48,27 @@ def compile_file(path: str | Path, overrides: Overrides = NO_OVERRIDES) -> tuple
     sink = ErrorSink()
     sink.errors.extend(composed.problems)
     scenario = build(data, path, sink)
-    # With schema errors some steps were left out, so names they define would look undefined.
-    program = compile_scenario(scenario, sink, check_names=not composed.problems)
+    # With schema errors some steps were left out, so names they define would look undefined: a name
+    # that the file spells anywhere as a key or a plain word might be one of them, and is not reported.
+    # A problem with an include (missing, a cycle, an error inside it) leaves its vars unknown: no names checked.
+    unsure = frozenset(words(data)) if composed.problems else None
+    included = any(p.pos.file != str(path) or p.message.startswith("include") for p in composed.problems)
+    program = compile_scenario(scenario, sink, check_names=not included, unsure=unsure)
     sink.raise_if_any()
     return program, composed.digest
+
+
+def words(node: Any) -> Iterator[str]:
+    """Every mapping key and every string value of a document."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield str(key)
+            yield from words(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from words(item)
+    elif isinstance(node, str):
+        yield node
 
 
 def check_file(path: str | Path, overrides: Overrides = NO_OVERRIDES) -> list[ScenarioError]:
@@ -59,6 +78,40 @@ def check_file(path: str | Path, overrides: Overrides = NO_OVERRIDES) -> list[Sc
     except ScenarioErrors as exc:
         return exc.errors
     return []
+
+
+def library_contents(data: Any) -> str | None:
+    """What a library defines ("fragments login, sign_up; vars password"), or None for a scenario.
+
+    A library is a file that scenarios include: no users or journeys, only what an include may
+    define, and at least one of vars, fragments, data, services or environments.
+    """
+    if not isinstance(data, dict) or "users" in data or "journeys" in data:
+        return None
+    if any(key not in INCLUDABLE and not str(key).startswith("x-") for key in data):
+        return None
+    parts = [f"{section} {', '.join(map(str, data[section]))}" for section in SHARED if data.get(section)]
+    return "; ".join(parts) or None
+
+
+def check(path: str | Path, overrides: Overrides = NO_OVERRIDES) -> tuple[list[ScenarioError], str | None]:
+    """Every problem of one file, checked as a scenario or, when it is one, as a library.
+
+    Returns the problems and, for a library, what it defines.
+    """
+    path = Path(path)
+    composed = compose(path, overrides)
+    contents = library_contents(composed.data)
+    if contents is None:
+        return check_file(path, overrides), None
+    return _check_library(path, composed), contents
+
+
+def _check_library(path: Path, composed: Composed) -> list[ScenarioError]:
+    sink = ErrorSink()
+    sink.errors.extend(composed.problems)
+    compile_library(build(composed.data, path, sink, library=True), sink)
+    return sorted({str(e): e for e in sink.errors}.values(), key=ScenarioError.sort_key)
 
 
 def load_plan(

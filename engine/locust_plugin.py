@@ -64,7 +64,7 @@ def add_arguments(parser: Any) -> None:
         metavar="<name>",
         env_var="LOCUST_SCENARIO_ENV",
         include_in_web_ui=False,
-        help="Apply one of the scenario's environments: (its host, vars and services).",
+        help="Apply one of the scenario's environments (its host, vars, services and defaults).",
     )
 
 

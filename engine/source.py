@@ -9,6 +9,7 @@ are accepted.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Generator
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,7 @@ class MarkedDict(dict[Any, Any]):
     pos: Position
     key_pos: dict[Any, Position]
     value_pos: dict[Any, Position]
+    spelled: dict[Any, str]  # how a key that YAML did not read as a string was written (on, yes, 1.0)
 
 
 class MarkedList(list[Any]):
@@ -71,7 +73,14 @@ class _Marking(yaml.constructor.SafeConstructor):
             key = self.construct_object(key_node, deep=True)
             pos = _position(self.file, key_node.start_mark)
             if not isinstance(key, (str, int, float, bool)) and key is not None:
-                self.problems.append(ScenarioError(pos, "a mapping key must be a plain scalar"))
+                line = self.lines[key_node.start_mark.line] if key_node.start_mark.line < len(self.lines) else ""
+                template = unquoted_template(line)
+                if template and line[key_node.start_mark.column - 1 : key_node.start_mark.column + 1] == "{{":
+                    outer = Position(pos.file, pos.line, pos.col - 1)
+                    message = "YAML reads an unquoted {{ ... }} as a mapping"
+                    self.problems.append(ScenarioError(outer, message, _quote_hint(template)))
+                else:
+                    self.problems.append(ScenarioError(pos, "a mapping key must be a plain scalar"))
                 continue
             if key in explicit:
                 first = explicit[key]
@@ -83,6 +92,10 @@ class _Marking(yaml.constructor.SafeConstructor):
             if not isinstance(key, (str, int, float, bool)) and key is not None:
                 continue
             data[key] = self.construct_object(value_node, deep=True)
+            if not isinstance(key, str):
+                if not hasattr(data, "spelled"):
+                    data.spelled = {}
+                data.spelled[key] = str(key_node.value)
             data.key_pos[key] = _position(self.file, key_node.start_mark)
             data.value_pos[key] = self.value_position(value_node)
 
@@ -112,6 +125,51 @@ for _loader in _loaders:
     _loader.add_constructor("tag:yaml.org,2002:map", _Marking.construct_yaml_map)
     _loader.add_constructor("tag:yaml.org,2002:seq", _Marking.construct_yaml_seq)
     _loader.add_constructor("tag:yaml.org,2002:omap", _Marking.construct_yaml_map)
+
+
+# An unquoted value that starts with a template: after "key: " or "- " (block), or "[", "," or "{" (flow).
+_UNQUOTED_TEMPLATE = re.compile(r"(?:^|(?P<block>[:-])\s|(?P<flow>[\[,{]))\s*(?P<value>\{[{%].*)")
+_FLOW_VALUE = re.compile(r"\{[{%].*?[}%]\}[^\s,\]}]*")
+
+
+def unquoted_template(line: str) -> str | None:
+    """The ``{{ ... }}`` or ``{% ... %}`` value a YAML line has unquoted (YAML reads { as a mapping)."""
+    for match in _UNQUOTED_TEMPLATE.finditer(line):
+        before = line[: match.start("value")]
+        if before.count('"') % 2 or before.count("'") % 2:
+            continue
+        value = match.group("value")
+        if match.group("flow") or before.count("{") + before.count("[") > before.count("}") + before.count("]"):
+            flow = _FLOW_VALUE.match(value)
+            return flow.group(0) if flow else value
+        return re.sub(r"\s+#.*$", "", value).rstrip()
+    return None
+
+
+def _quote_hint(template: str) -> str:
+    return f'quote a value that starts with {template[:2]}: "{template}"'
+
+
+def _plain_words(exc: yaml.MarkedYAMLError, lines: list[str]) -> str | None:
+    """What a parser error usually means, in plain words: an unquoted template, or the indentation."""
+    problem = exc.problem or ""
+    for mark in (exc.problem_mark, exc.context_mark):
+        if mark is not None and mark.line < len(lines):
+            template = unquoted_template(lines[mark.line])
+            if template:
+                return _quote_hint(template)
+    mark = exc.problem_mark
+    line = mark.line + 1 if mark else 0
+    if "expected <block end>" in problem:
+        return (
+            f"check the indentation of line {line}: keys of one mapping, and the items of one list, "
+            "must start in the same column"
+        )
+    if "mapping values are not allowed here" in problem:
+        return f"line {line} is indented deeper than the key before it, or a value contains ': ' and must be quoted"
+    if "could not find expected ':'" in problem:
+        return "a line of a mapping is not 'key: value': add the ':' or check the indentation"
+    return None
 
 
 def parse_text(text: str, file: str) -> Any:
@@ -146,6 +204,9 @@ def parse_text(text: str, file: str) -> Any:
             hint = f"{exc.context} that starts at line {start.line}, column {start.col}"
         elif exc.context:
             problem = f"{exc.context}, {problem}"
+        plain = _plain_words(exc, loader.lines)
+        if plain:
+            hint = f"{hint}; {plain}" if hint else plain
         if "'\\t'" in problem:
             hint = "indent with spaces: YAML does not allow tabs there"
         kind = "YAML error" if isinstance(exc, yaml.constructor.ConstructorError) else "YAML syntax error"

@@ -280,14 +280,38 @@ def has_template(text: str) -> bool:
     return "{{" in text or "{%" in text or "{#" in text
 
 
+_BLOCK_TAGS = frozenset({"if", "for", "with", "filter", "call", "macro", "block", "autoescape", "raw"})
+
+
 def stats_name(text: str) -> str:
-    """A path as written with each ``{{ expression }}`` shown as ``{name}`` (filters dropped)."""
+    """A path as written with each ``{{ expression }}`` shown as ``{name}`` (filters dropped).
+
+    A block (``{% if x %}a{% else %}b{% endif %}``) shows as its opening tag, ``{if x}``: the
+    text of one branch (or of all of them run together) would name requests it does not send.
+    Other statements (``{% set y = 1 %}``) show as nothing.
+    """
 
     def short(match: re.Match[str]) -> str:
         expression = " ".join(match.group(1).strip(" -").split())
         return "{" + expression.split("|")[0].strip() + "}"
 
-    return _STATEMENT.sub("", _EXPRESSION.sub(short, text))
+    parts: list[str] = []
+    depth, start = 0, 0
+    for statement in _STATEMENT.finditer(text):
+        if depth == 0:
+            parts.append(_EXPRESSION.sub(short, text[start : statement.start()]))
+        start = statement.end()
+        words = statement.group(0)[2:-2].strip(" -+\n\t").split()
+        tag = words[0] if words else ""
+        if tag in _BLOCK_TAGS or (tag == "set" and "=" not in words):
+            if depth == 0 and tag != "set":  # a block set assigns: nothing to show
+                parts.append("{" + " ".join(words) + "}")
+            depth += 1
+        elif tag.startswith("end") and depth:
+            depth -= 1
+    if depth == 0:
+        parts.append(_EXPRESSION.sub(short, text[start:]))
+    return "".join(parts)
 
 
 def seed_fake(fake: Any, seed: int | None, index: int) -> None:

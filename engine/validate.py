@@ -88,7 +88,9 @@ def validate(data: Any) -> list[ScenarioError]:
     problems: list[ScenarioError] = []
     for error in _validator().iter_errors(data):
         problems.extend(_explain(error, data))
-    return problems
+    # A key unknown to both a node's properties and its anyOf branches (a profile's shape) is one problem.
+    detailed = {(p.pos, p.message.partition("': ")[0] + "'") for p in problems if p.message.startswith("unknown key '")}
+    return [p for p in problems if "': " in p.message or (p.pos, p.message) not in detailed]
 
 
 def describe(value: Any) -> str:
@@ -116,6 +118,41 @@ def _path(error: ValidationError) -> list[str | int]:
 
 def _at(error: ValidationError, root: Any, message: str, hint: str | None = None) -> ScenarioError:
     return ScenarioError(position_of(root, _path(error)), message, hint)
+
+
+def key_path(path: list[str | int]) -> str:
+    """A node's place in words: ``users.Shopper.weight``, ``journeys.j.steps[0].get``."""
+    text = ""
+    for item in path:
+        text += f"[{item}]" if isinstance(item, int) else f".{item}" if text else str(item)
+    return text
+
+
+_BOOLEAN_HINT = "unquoted, YAML reads yes, no, on, off, true and false as booleans: quote it, e.g. 'on'"
+
+
+def _type_error(error: ValidationError, root: Any, wanted: list[str]) -> ScenarioError:
+    """``path: expected <form>, got <kind>``, with a hint for a quoted number or a YAML boolean."""
+    instance: Any = error.instance
+    form = error.schema.get("expectedForm") if isinstance(error.schema, dict) else None
+    expected = form if isinstance(form, str) else " or ".join(_TYPE_NAMES[name] for name in wanted)
+    hint = None
+    if isinstance(instance, bool) and "string" in wanted:
+        hint = _BOOLEAN_HINT
+    elif isinstance(instance, str) and ("integer" in wanted or "number" in wanted) and _NUMBER.fullmatch(instance):
+        hint = f"write {instance.strip()} without quotes"
+    where = key_path(_path(error))
+    return _at(
+        error,
+        root,
+        f"{where}: expected {expected}, got {describe(instance)}"
+        if where
+        else f"expected {expected}, got {describe(instance)}",
+        hint,
+    )
+
+
+_NUMBER = re.compile(r"\s*-?[0-9]+(\.[0-9]+)?\s*")
 
 
 def _branches(error: ValidationError) -> dict[int, list[ValidationError]]:
@@ -214,10 +251,12 @@ def _explain_any_of(error: ValidationError, root: Any) -> Iterator[ScenarioError
     accepted: list[str] = []
     for branch in schemas:
         for name in _types(branch):
-            if _TYPE_NAMES[name] not in accepted:
-                accepted.append(_TYPE_NAMES[name])
-    expected = " or ".join(accepted) if accepted else "a different value"
-    yield _at(error, root, custom or f"expected {expected}, got {describe(instance)}")
+            if name not in accepted:
+                accepted.append(name)
+    if custom or not accepted:
+        yield _at(error, root, custom or f"expected a different value, got {describe(instance)}")
+    else:
+        yield _type_error(error, root, accepted)
 
 
 def _unknown_keys(error: ValidationError) -> list[Any]:
@@ -247,6 +286,29 @@ def _explain_unknown_keys(error: ValidationError, root: Any, rivals: list[str]) 
             yield ScenarioError(pos, f"'{key}' cannot be combined with '{own}'", hint)
         else:
             yield ScenarioError(pos, f"unknown key '{key}'", suggest(key, properties) or did_you_mean(key, properties))
+
+
+def _odd_name(error: ValidationError, root: Any, key: Any, custom: str | None) -> ScenarioError:
+    """A name that YAML did not read as text: ``on:`` is the boolean true, ``1:`` a number."""
+    owner = _node(root, _path(error))
+    spelled = getattr(owner, "spelled", {}).get(key, str(key))
+    pos = position_of(root, [*_path(error), key], key=True)
+    if isinstance(key, bool):
+        return ScenarioError(
+            pos,
+            f"'{spelled}' is read by YAML as the boolean {str(key).lower()}, not a name",
+            f"quote it ('{spelled}'), or choose another name",
+        )
+    return ScenarioError(
+        pos, f"'{spelled}' {custom or 'is not an allowed name'}", f"quote it ('{spelled}') to make it text"
+    )
+
+
+def _node(root: Any, path: list[str | int]) -> Any:
+    node = root
+    for item in path:
+        node = node[item]
+    return node
 
 
 def _types(branch: dict[str, Any]) -> list[str]:
@@ -288,12 +350,12 @@ def _explain(error: ValidationError, root: Any, inherited: str | None = None) ->
             position_of(root, [*_path(error), instance], key=True),
             f"'{instance}' {custom or 'is not an allowed name'}",
         )
+    elif "propertyNames" in list(error.schema_path):  # a key YAML read as a boolean, a number or null
+        yield _odd_name(error, root, instance, custom)
     elif custom:
         yield _at(error, root, custom)
     elif kind == "type":
-        names = [rule] if isinstance(rule, str) else list(rule)
-        wanted = " or ".join(_TYPE_NAMES[n] for n in names)
-        yield _at(error, root, f"expected {wanted}, got {describe(instance)}")
+        yield _type_error(error, root, [rule] if isinstance(rule, str) else list(rule))
     elif kind == "enum":
         options = ", ".join(str(o) for o in rule)
         hint = did_you_mean(instance, rule) if isinstance(instance, str) else None

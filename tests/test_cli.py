@@ -208,6 +208,40 @@ def test_validate_command(scenario: Path, tmp_path: Path) -> None:
     assert result.stderr.startswith(f"{bad}:5:14: undefined variable 'nope'")
 
 
+def test_validate_checks_a_fragment_only_file_as_a_library(tmp_path: Path) -> None:
+    lib = tmp_path / "lib.yaml"
+    lib.write_text(
+        "version: 1\nvars: {password: s}\nfragments:\n  login:\n    params: [username]\n"
+        '    steps:\n      - post: /login\n        json: {u: "{{ username }}", p: "{{ password }}", t: "{{ token }}"}\n',
+        encoding="utf-8",
+    )
+    ok = run_engine("validate", str(lib), cwd=ROOT)
+    assert (ok.returncode, ok.stdout, ok.stderr) == (0, f"{lib}: ok (library: vars password; fragments login)\n", "")
+    # Still checked: templates, JSONPaths, the schema of its steps.
+    lib.write_text(
+        'version: 1\nfragments:\n  f:\n    steps:\n      - get: "/{{ x }"\n      - get: /a\n        bogus: 1\n',
+        encoding="utf-8",
+    )
+    bad = run_engine("validate", str(lib), cwd=ROOT)
+    assert (bad.returncode, bad.stdout) == (1, "")
+    assert bad.stderr == f"{lib}:5:14: template syntax error: unexpected '}}'\n{lib}:7:9: unknown key 'bogus'\n"
+    # A file with users, journeys or settings is a scenario, as before.
+    lib.write_text("version: 1\nhost: http://127.0.0.1:1\nvars: {a: 1}\n", encoding="utf-8")
+    assert "a scenario needs users: or journeys:" in run_engine("validate", str(lib), cwd=ROOT).stderr
+
+
+def test_validate_passes_on_every_yaml_file_of_scenarios_and_examples() -> None:
+    files = sorted(
+        str(p.relative_to(ROOT)) for folder in ("scenarios", "examples") for p in (ROOT / folder).rglob("*.y*ml")
+    )
+    assert any("common/" in file for file in files)  # libraries, included by scenarios
+    result = run_engine("validate", *files, cwd=ROOT)
+    assert (result.returncode, result.stderr) == (0, "")
+    assert "examples/common/store_auth.yaml: ok (library: vars password; fragments login, sign_up, logout)\n" in (
+        result.stdout
+    )
+
+
 def test_validate_usage_errors() -> None:
     assert run_engine("validate", cwd=ROOT).returncode == 2
     assert run_engine(cwd=ROOT).returncode == 2

@@ -383,8 +383,7 @@ def test_response_names_are_not_template_names(problems: Problems) -> None:
     ]
 
 
-def test_names_are_not_checked_when_the_schema_already_failed(problems: Problems) -> None:
-    # Some steps could not be built, so names they define would look undefined: only the schema speaks.
+def test_a_schema_error_does_not_hide_undefined_variables(problems: Problems) -> None:
     assert problems(
         """
         version: 1
@@ -394,7 +393,38 @@ def test_names_are_not_checked_when_the_schema_already_failed(problems: Problems
             steps:
               - get: "/{{ nope }}"
         """
-    ) == ["4:13: expected an integer, got a string"]
+    ) == ["4:13: journeys.j.weight: expected an integer, got a string", undefined(6, 14, "nope")]
+
+
+def test_with_schema_errors_a_name_that_a_left_out_step_may_define_is_not_reported(problems: Problems) -> None:
+    # The first step is not built (unknown key), so the token it saves would look undefined.
+    assert problems(
+        """
+        version: 1
+        journeys:
+          j:
+            steps:
+              - post: /login
+                bogus: 1
+                save: {token: $.token}
+              - get: "/me?t={{ token }}&u={{ user }}"
+        """
+    ) == ["6:9: unknown key 'bogus'", undefined(8, 14, "user")]
+
+
+def test_names_are_not_checked_when_an_include_failed(problems: Problems) -> None:
+    # Its vars are unknown: only the missing file is reported.
+    found = problems(
+        """
+        version: 1
+        include: [gone.yaml]
+        journeys:
+          j:
+            steps:
+              - get: "/{{ from_the_include }}"
+        """
+    )
+    assert len(found) == 1 and "included file not found" in found[0]
 
 
 def test_template_syntax_errors_are_reported_even_with_schema_errors(problems: Problems) -> None:
@@ -408,6 +438,28 @@ def test_template_syntax_errors_are_reported_even_with_schema_errors(problems: P
               - get: "/{{ nope"
         """
     ) == [
-        "4:13: expected an integer, got a string",
+        "4:13: journeys.j.weight: expected an integer, got a string",
         "6:14: template syntax error: unexpected end of template, expected 'end of print statement'.",
+    ]
+
+
+def test_a_templated_request_name_is_refused_at_load(problems: Problems) -> None:
+    hint = "write a fixed name, or leave name out for the path with each {{ x }} shown as {x}"
+    assert problems(
+        """
+        version: 1
+        vars: {id: 3}
+        journeys:
+          j:
+            steps:
+              - get: /items/{{ id }}
+                name: "item {{ id }}"
+              - poll:
+                  get: /jobs/{{ id }}
+                  name: "{% if id %}job{% endif %}"
+                  until: {status: 200}
+        """
+    ) == [
+        f"7:15: name: is a fixed row in Locust's statistics, not a template ({hint})",
+        f"10:17: name: is a fixed row in Locust's statistics, not a template ({hint})",
     ]

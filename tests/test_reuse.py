@@ -216,8 +216,10 @@ def test_missing_included_file_is_reported_at_the_include_line(tmp_path):
         "version: 1\ninclude:\n  - lib/b.yaml\n  - gone.yaml\njourneys:\n  J:\n    steps: [{get: /}]\n",
     )
     assert problems(main) == [
-        f"{main}:4:5: included file not found: {tmp_path / 'gone.yaml'}",
-        f"{tmp_path / 'lib/b.yaml'}:2:11: included file not found: {tmp_path / 'lib/nothere.yaml'}",
+        f"{main}:4:5: included file not found: {tmp_path / 'gone.yaml'} "
+        f"(an include path is relative to the including file's folder, {tmp_path.as_posix()}/)",
+        f"{tmp_path / 'lib/b.yaml'}:2:11: included file not found: {tmp_path / 'lib/nothere.yaml'} "
+        f"(an include path is relative to the including file's folder, {(tmp_path / 'lib').as_posix()}/)",
     ]
 
 
@@ -489,7 +491,7 @@ def test_env_and_var_errors_are_command_line_errors(tmp_path, target):
     ]
     bare = write(tmp_path, "bare.yaml", "version: 1\njourneys:\n  J:\n    steps: [{get: /}]\n")
     assert problems(bare, Overrides(env="local")) == [
-        "<command line>:1:1: --env local: no such environment (the scenario defines no environments:)"
+        "<command line>:1:1: --env local: no such environment (the scenario defines no environments)"
     ]
 
 

@@ -293,3 +293,77 @@ def test_utf8_bom_is_accepted(tmp_path: Path) -> None:
     path = tmp_path / "bom.yaml"
     path.write_bytes(b"\xef\xbb\xbfversion: 1\n")
     assert read_file(path) == {"version": 1}
+
+
+# -- hints in plain words ---------------------------------------------------------------------------
+
+QUOTE = 'quote a value that starts with {{: "{{ base }}'
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # Alone, YAML reads {{ x }} as a mapping in a mapping: reported at the value.
+        ("a:\n  n: {{ base }}\n", ["s.yaml:2:6: YAML reads an unquoted {{ ... }} as a mapping (" + QUOTE + '")']),
+        ("a:\n  - {{ base }}\n", ["s.yaml:2:5: YAML reads an unquoted {{ ... }} as a mapping (" + QUOTE + '")']),
+        ("a: {X: {{ base }}}\n", ["s.yaml:1:8: YAML reads an unquoted {{ ... }} as a mapping (" + QUOTE + '")']),
+        # Followed by more text, it is a syntax error: the hint quotes the whole value.
+        (
+            "a:\n  get: {{ base }}/items  # comment\n",
+            [
+                "s.yaml:2:18: YAML syntax error: expected <block end>, but found '<scalar>' "
+                "(while parsing a block mapping that starts at line 2, column 3; " + QUOTE + '/items")'
+            ],
+        ),
+        (
+            "a: {% if x %}1{% endif %}\n",
+            [
+                "s.yaml:1:5: YAML syntax error: while scanning for the next token, found character '%' that cannot "
+                'start any token (quote a value that starts with {%: "{% if x %}1{% endif %}")'
+            ],
+        ),
+    ],
+)
+def test_an_unquoted_template_gets_the_hint_to_quote_it(text: str, expected: list[str]) -> None:
+    assert errors_of(text) == expected
+
+
+def test_a_quoted_template_is_a_string() -> None:
+    assert parse("a: \"{{ base }}/x\"\nb: ['{{ y }}']\n") == {"a": "{{ base }}/x", "b": ["{{ y }}"]}
+
+
+INDENTATION = "keys of one mapping, and the items of one list, must start in the same column"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "a:\n  b:\n    - x: 1\n   - y: 2\n",
+            "s.yaml:4:4: YAML syntax error: expected <block end>, but found '<block sequence start>' (while parsing "
+            f"a block mapping that starts at line 2, column 3; check the indentation of line 4: {INDENTATION})",
+        ),
+        (
+            "a:\n  b:\n    c: 1\n   d: 2\n",
+            "s.yaml:4:4: YAML syntax error: expected <block end>, but found '<block mapping start>' (while parsing "
+            f"a block mapping that starts at line 2, column 3; check the indentation of line 4: {INDENTATION})",
+        ),
+        (
+            "a:\n  - get: /a\n      expect: 1\n",
+            "s.yaml:3:13: YAML syntax error: mapping values are not allowed here (line 3 is indented deeper than "
+            "the key before it, or a value contains ': ' and must be quoted)",
+        ),
+        (
+            "a:\n  b: 1\n  c\n  d: 2\n",
+            "s.yaml:4:3: YAML syntax error: could not find expected ':' (while scanning a simple key that starts at "
+            "line 3, column 3; a line of a mapping is not 'key: value': add the ':' or check the indentation)",
+        ),
+    ],
+)
+def test_indentation_errors_get_a_hint_in_plain_words(text: str, expected: str) -> None:
+    assert errors_of(text) == [expected]
+
+
+def test_keys_that_yaml_reads_as_booleans_or_numbers_keep_their_spelling() -> None:
+    data = parse("on: 1\nNo: 2\n1.50: 3\nname: 4\n")
+    assert data.spelled == {True: "on", False: "No", 1.5: "1.50"}

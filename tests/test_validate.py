@@ -175,9 +175,9 @@ def test_request_step_with_wrong_types_is_not_mistaken_for_a_headers_step() -> N
     # `headers` is also what makes a headers step; the request branch knows every key, so it is the one explained.
     text = steps("- get: 42", "  headers: [Accept]", "  allow_redirects: 'yes'")
     assert problems(text) == [
-        "5:14: expected a string, got an integer",
-        "6:18: expected a mapping, got a list",
-        "7:26: expected true or false, got a string",
+        "5:14: journeys.browse.steps[0].get: expected a string, got an integer",
+        "6:18: journeys.browse.steps[0].headers: expected a mapping, got a list",
+        "7:26: journeys.browse.steps[0].allow_redirects: expected true or false, got a string",
     ]
 
 
@@ -264,7 +264,62 @@ def test_status_messages() -> None:
 
 def test_minimum_and_type_messages() -> None:
     text = "version: 1\njourneys:\n  a:\n    weight: 0\n    tags: read\n    steps: []\n"
-    assert problems(text) == ["4:13: must be at least 1", "5:11: expected a list, got a string"]
+    assert problems(text) == ["4:13: must be at least 1", "5:11: journeys.a.tags: expected a list, got a string"]
+
+
+def test_a_type_error_names_the_key_and_the_expected_form() -> None:
+    text = """
+    version: 1
+    users:
+      Shopper:
+        weight: "3"
+        wait: {between: 1}
+        journeys: {browse: {steps: [{get: /}]}}
+    """
+    assert problems(text) == [
+        "4:13: users.Shopper.weight: expected an integer, got a string (write 3 without quotes)",
+        "5:21: users.Shopper.wait.between: expected a list [min, max], got an integer",
+    ]
+
+
+def test_a_yaml_boolean_where_text_belongs_gets_a_hint() -> None:
+    assert problems(steps("- get: /", "  name: yes")) == [
+        "6:15: journeys.browse.steps[0].name: expected a string, got true/false (unquoted, YAML reads yes, no, "
+        "on, off, true and false as booleans: quote it, e.g. 'on')"
+    ]
+
+
+@pytest.mark.parametrize("word", ["yes", "no", "on", "off", "Yes", "OFF"])
+def test_yes_no_on_off_as_names_get_a_hint_about_yaml_booleans(word: str) -> None:
+    value = str(word.lower() in ("yes", "on")).lower()
+    text = f"""
+    version: 1
+    vars:
+      {word}: 1
+    users:
+      {word}:
+        journeys: {{browse: {{steps: [{{get: /}}]}}}}
+    """
+    expected = (
+        f"'{word}' is read by YAML as the boolean {value}, not a name (quote it ('{word}'), or choose another name)"
+    )
+    assert problems(text) == [f"3:3: {expected}", f"5:3: {expected}"]
+
+
+def test_an_unknown_key_in_a_profile_is_reported_once() -> None:
+    text = """
+    version: 1
+    journeys: {browse: {steps: [{get: /}]}}
+    load:
+      profiles:
+        smoke:
+          ramps: {users: 2, up: 1s}
+          bogus: 1
+    """
+    assert problems(text) == [
+        "6:7: unknown key 'ramps': expected one of stages, ramp, step, spike, wave, soak (did you mean 'ramp'?)",
+        "7:7: unknown key 'bogus': expected one of stages, ramp, step, spike, wave, soak",
+    ]
 
 
 @pytest.mark.parametrize(
