@@ -147,7 +147,7 @@ def unquoted_template(line: str) -> str | None:
 
 
 def _quote_hint(template: str) -> str:
-    return f'quote a value that starts with {template[:2]}: "{template}"'
+    return f'a value that starts with {template[:2]} must be quoted: "{template}"'
 
 
 def _plain_words(exc: yaml.MarkedYAMLError, lines: list[str]) -> str | None:

@@ -120,15 +120,20 @@ def _at(error: ValidationError, root: Any, message: str, hint: str | None = None
     return ScenarioError(position_of(root, _path(error)), message, hint)
 
 
-def key_path(path: list[str | int]) -> str:
+def key_path(root: Any, path: list[str | int]) -> str:
     """A node's place in words: ``users.Shopper.weight``, ``journeys.j.steps[0].get``."""
-    text = ""
+    text, node = "", root
     for item in path:
-        text += f"[{item}]" if isinstance(item, int) else f".{item}" if text else str(item)
+        if isinstance(node, list):
+            text += f"[{item}]"
+        else:
+            word = getattr(node, "spelled", {}).get(item, item) if not isinstance(item, str) else item
+            text += f".{word}" if text else str(word)
+        node = node[item]
     return text
 
 
-_BOOLEAN_HINT = "unquoted, YAML reads yes, no, on, off, true and false as booleans: quote it, e.g. 'on'"
+_BOOLEAN_HINT = "unquoted, YAML reads yes, no, on, off, true and false as booleans: put the text in quotes"
 
 
 def _type_error(error: ValidationError, root: Any, wanted: list[str]) -> ScenarioError:
@@ -141,7 +146,7 @@ def _type_error(error: ValidationError, root: Any, wanted: list[str]) -> Scenari
         hint = _BOOLEAN_HINT
     elif isinstance(instance, str) and ("integer" in wanted or "number" in wanted) and _NUMBER.fullmatch(instance):
         hint = f"write {instance.strip()} without quotes"
-    where = key_path(_path(error))
+    where = key_path(root, _path(error))
     return _at(
         error,
         root,

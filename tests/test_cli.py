@@ -212,7 +212,8 @@ def test_validate_checks_a_fragment_only_file_as_a_library(tmp_path: Path) -> No
     lib = tmp_path / "lib.yaml"
     lib.write_text(
         "version: 1\nvars: {password: s}\nfragments:\n  login:\n    params: [username]\n"
-        '    steps:\n      - post: /login\n        json: {u: "{{ username }}", p: "{{ password }}", t: "{{ token }}"}\n',
+        "    steps:\n      - post: /login\n"
+        '        json: {u: "{{ username }}", p: "{{ password }}", t: "{{ token }}"}\n',
         encoding="utf-8",
     )
     ok = run_engine("validate", str(lib), cwd=ROOT)

@@ -297,7 +297,7 @@ def test_utf8_bom_is_accepted(tmp_path: Path) -> None:
 
 # -- hints in plain words ---------------------------------------------------------------------------
 
-QUOTE = 'quote a value that starts with {{: "{{ base }}'
+QUOTE = 'a value that starts with {{ must be quoted: "{{ base }}'
 
 
 @pytest.mark.parametrize(
@@ -319,7 +319,7 @@ QUOTE = 'quote a value that starts with {{: "{{ base }}'
             "a: {% if x %}1{% endif %}\n",
             [
                 "s.yaml:1:5: YAML syntax error: while scanning for the next token, found character '%' that cannot "
-                'start any token (quote a value that starts with {%: "{% if x %}1{% endif %}")'
+                'start any token (a value that starts with {% must be quoted: "{% if x %}1{% endif %}")'
             ],
         ),
     ],

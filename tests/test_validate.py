@@ -285,7 +285,7 @@ def test_a_type_error_names_the_key_and_the_expected_form() -> None:
 def test_a_yaml_boolean_where_text_belongs_gets_a_hint() -> None:
     assert problems(steps("- get: /", "  name: yes")) == [
         "6:15: journeys.browse.steps[0].name: expected a string, got true/false (unquoted, YAML reads yes, no, "
-        "on, off, true and false as booleans: quote it, e.g. 'on')"
+        "on, off, true and false as booleans: put the text in quotes)"
     ]
 
 
