@@ -6,6 +6,10 @@ import json
 import textwrap
 from typing import Any
 
+import pytest
+
+import engine.steps
+
 CLIENTS = ["http", "fast"]
 
 
@@ -73,3 +77,24 @@ def counts(h: Any) -> dict[tuple[str, str], tuple[int, int]]:
         for (name, method), entry in h.env.stats.entries.items()
         if entry.num_requests or entry.num_failures
     }
+
+
+class Pauses:
+    """A fake clock for one user's pauses: ``user.think`` records what it is asked and advances the
+    clock instead of sleeping, and ``engine.steps`` (poll's max_time) reads that clock.
+
+    A test of pauses then depends on no scheduling: ``requested`` is exact on a loaded machine.
+    """
+
+    def __init__(self, user: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.requested: list[float] = []
+        self.now = 0.0
+        user.think = self.think
+        monkeypatch.setattr(engine.steps, "time", self)
+
+    def think(self, seconds: float) -> None:
+        self.requested.append(seconds)
+        self.now += seconds
+
+    def monotonic(self) -> float:
+        return self.now

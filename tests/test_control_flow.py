@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
-from runtime_support import CLIENTS, counts, messages, occurrences, scenario
+from runtime_support import CLIENTS, Pauses, counts, messages, occurrences, scenario
 
 from engine.load import check_file
 
@@ -97,7 +97,7 @@ def test_if_guards_a_request_step_and_else_runs_instead(harness, client):
 
 
 @pytest.mark.parametrize("client", CLIENTS)
-def test_if_guards_think_set_log_use_and_loop_steps(harness, client, caplog):
+def test_if_guards_think_set_log_use_and_loop_steps(harness, client, caplog, monkeypatch):
     h = harness(
         scenario(
             """
@@ -158,11 +158,10 @@ def test_if_guards_think_set_log_use_and_loop_steps(harness, client, caplog):
         )
     )
     user = h.user()
-    started = time.perf_counter()
+    pauses = Pauses(user, monkeypatch)
     with caplog.at_level(logging.INFO, logger="engine.steps"):
         h.journey(user)
-    elapsed = time.perf_counter() - started
-    assert 0.05 <= elapsed < 0.6  # the else think, not the guarded one
+    assert pauses.requested == [0.05]  # the else think, not the guarded one
     assert [r.getMessage() for r in caplog.records if r.name == "engine.steps"] == ["else log x=2", "shown log y=7"]
     assert messages(h) == []
     assert counts(h) == {("GET", "ping"): (2, 0), ("GET", "shown loop"): (2, 0), ("POST", "result"): (1, 0)}
@@ -746,7 +745,7 @@ def test_poll_until_met_on_the_nth_attempt_saves_from_the_final_response(harness
     started = time.perf_counter()
     h.journey(user, times=2)
     elapsed = time.perf_counter() - started
-    assert 2 * 2 * 0.05 <= elapsed < 1.0
+    assert elapsed >= 2 * 2 * 0.05  # two pauses per run (an upper bound would depend on the machine's load)
     assert messages(h) == []
     assert counts(h) == {
         ("GET", "/countdown/{key} (poll)"): (6, 0),
@@ -781,15 +780,27 @@ def test_poll_pauses_between_attempts(harness, client, pause, ready_after, gaps)
             """,
         )
     )
+    # The pauses the poll asks for are exact; how long they take depends on the machine's load, so
+    # the clocks give lower bounds only (each attempt is sent after the previous response and pause).
+    user = h.user(start=False)
+    requested: list[float] = []
+    think = user.think
+
+    def recording_think(seconds: float) -> None:
+        requested.append(seconds)
+        think(seconds)
+
+    user.think = recording_think
     started = time.perf_counter()
-    user = h.user()
+    user.on_start()
     elapsed = time.perf_counter() - started
     assert user.vars["attempt"] == ready_after
+    assert requested == pytest.approx(gaps)
     measured = user.vars["gaps"]  # seconds between the attempts' arrivals at the server
     assert len(measured) == len(gaps)
     for seen, wanted in zip(measured, gaps, strict=True):
-        assert wanted - 0.003 <= seen < wanted * 1.5 + 0.025, (measured, gaps)
-    assert sum(gaps) - 0.01 <= elapsed < sum(gaps) + 0.3
+        assert seen >= wanted - 0.003, (measured, gaps)
+    assert elapsed >= sum(gaps) - 0.01
     assert messages(h) == []
     assert counts(h) == {("GET", "/countdown/{key} (poll)"): (ready_after, 0)}
 
@@ -834,7 +845,7 @@ def test_poll_out_of_attempts_fails_the_last_attempt_and_ends_the_journey(harnes
 
 
 @pytest.mark.parametrize("client", CLIENTS)
-def test_poll_max_time_bounds_the_attempts(harness, client):
+def test_poll_max_time_bounds_the_attempts(harness, client, monkeypatch):
     h = harness(
         scenario(
             """
@@ -853,11 +864,10 @@ def test_poll_max_time_bounds_the_attempts(harness, client):
         )
     )
     user = h.user()
-    started = time.perf_counter()
+    pauses = Pauses(user, monkeypatch)  # the poll's clock advances by its pauses only, whatever the load
     h.journey(user)
-    elapsed = time.perf_counter() - started
     # attempts at 0, 0.1, 0.2, 0.3 s: one more pause would pass 0.35 s
-    assert 0.3 <= elapsed < 0.35 + 0.1
+    assert pauses.requested == [0.1, 0.1, 0.1]
     assert messages(h) == [POLL_NOT_READY]
     assert counts(h) == {("GET", "/countdown/{key} (poll)"): (4, 1)}
 
@@ -1144,7 +1154,7 @@ def test_spawned_run_mixing_if_loop_choose_poll_and_use(harness, client):
     assert all(failures == 0 for _, failures in table.values())
     assert table[("POST", "/login")] == (4, 0)
     journeys_begun = table[("GET", "/me")][0]
-    assert journeys_begun >= 8
+    assert journeys_begun >= 4  # at least one per user (how many more depends on the machine's load)
     # per journey: 3 items, 2 of them cheap enough for the cart, 2 poll attempts, 2 while rounds;
     # a journey still running when the users stopped may have sent fewer
     for key, per_journey in (

@@ -272,7 +272,7 @@ def test_stop_user_stops_spawned_users_cleanly(harness, target, caplog):
     seen = []
     with caplog.at_level(logging.INFO):
         h.runner.start(3, spawn_rate=100)
-        for _ in range(100):
+        for _ in range(500):
             gevent.sleep(0.02)
             seen.append(h.runner.user_count)
             if seen[-1] == 0:

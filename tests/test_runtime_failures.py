@@ -137,7 +137,8 @@ def test_step_timeout(harness, client):
         ("GET", "/items/101"): (1, 0),
         ("GET", "stops"): (1, 1),
     }
-    assert 0.5 <= elapsed < 0.9
+    # Three timeouts (0.55 s), not three slow responses (3 s): a bound that holds on a loaded machine.
+    assert 0.5 <= elapsed < 2.5
 
 
 @pytest.mark.parametrize("client", CLIENTS)

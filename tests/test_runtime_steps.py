@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import logging
-import time
 
 import pytest
-from runtime_support import CLIENTS, counts, messages, occurrences, scenario
+from runtime_support import CLIENTS, Pauses, counts, messages, occurrences, scenario
 
 
 @pytest.mark.parametrize("client", CLIENTS)
@@ -129,7 +128,7 @@ def test_set_in_on_start_is_visible_to_every_journey(harness, client):
     assert counts(h) == {("GET", "/items/{item_id}"): (2, 0)}
 
 
-def test_think_pauses(harness):
+def test_think_pauses(harness, monkeypatch):
     h = harness(
         scenario(
             """
@@ -143,19 +142,19 @@ def test_think_pauses(harness):
         )
     )
     user = h.user()
-    started = time.perf_counter()
+    pauses = Pauses(user, monkeypatch)
     h.journey(user)
-    elapsed = time.perf_counter() - started
-    assert 0.15 <= elapsed < 0.5
+    assert pauses.requested[:2] == [0.05, 0.05]
+    assert len(pauses.requested) == 3 and 0.05 <= pauses.requested[2] <= 0.06
     assert counts(h) == {("GET", "/health"): (1, 0), ("GET", "after"): (1, 0)}
 
 
-def test_no_think_no_pause(harness):
+def test_no_think_no_pause(harness, monkeypatch):
     h = harness(scenario("- get: /health\n- think: 0\n- get: /health"))
     user = h.user()
-    started = time.perf_counter()
+    pauses = Pauses(user, monkeypatch)
     h.journey(user)
-    assert time.perf_counter() - started < 0.1
+    assert all(seconds == 0 for seconds in pauses.requested)
     assert counts(h) == {("GET", "/health"): (2, 0)}
 
 

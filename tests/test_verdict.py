@@ -468,7 +468,7 @@ def test_a_failing_windowed_threshold_with_abort_stops_the_run_early(target_url:
     )
     run = locust(tmp_path, scenario, ["-u", "2", "-r", "2", "-t", "30s"], target_url)
     assert run.returncode == 4, run.stderr
-    assert run.seconds < 15, run.seconds  # -t was 30 s
+    assert run.seconds < 25, run.seconds  # -t was 30 s (a bound that holds on a loaded machine)
     assert "aborting the test: p95 below 20ms for Slow over 1s" in run.stderr
     assert re.search(r"threshold failed: p95 below 20ms for Slow over 1s \(measured [0-9]+ms\)", run.stderr)
     measured = status_line(run, "ABORT", "p95 below 20ms for Slow over 1s")[1]
@@ -516,7 +516,7 @@ def test_without_thresholds_locust_decides_and_counters_stay_out_of_the_statisti
         tmp_path, scenario, ["-u", "3", "-r", "3", "-t", "2s", "--csv", "run", "--csv-full-history"], target_url
     )
     assert run.returncode == 1, run.stderr
-    assert run.seconds < 15
+    assert run.seconds < 30  # -t 2s, not the profile's minute
     rows = run.rows()
     assert set(rows) == {("GET", "Items"), ("POST", "Echo"), ("GET", "Echo"), ("GET", "Slow"), ("GET", "Broken")}
     items = rows[("GET", "Items")]["num_requests"]
@@ -606,7 +606,7 @@ load:
 def test_a_staged_profile_plays_its_user_counts_and_ends_by_itself(target_url: str, tmp_path: Path) -> None:
     run = locust(tmp_path, STAGED, ["-t", "30s", "--csv", "run", "--csv-full-history"], target_url)
     assert run.returncode == 0, run.stderr
-    assert run.seconds < 15, run.seconds  # the profile's 6 s, not -t 30s
+    assert run.seconds < 25, run.seconds  # the profile's 6 s, not -t 30s
     assert "Shape test completed" in run.stderr
     counts = run.user_counts()
     assert [count for count in counts if count] == [1, 3, 2], counts
@@ -625,7 +625,7 @@ def test_a_staged_profile_plays_its_user_counts_and_ends_by_itself(target_url: s
 def test_profile_option_selects_a_profile_and_run_time_caps_it(target_url: str, tmp_path: Path) -> None:
     run = locust(tmp_path, STAGED, ["--profile", "long", "-t", "2s", "--csv", "run", "--csv-full-history"], target_url)
     assert run.returncode == 0, run.stderr
-    assert run.seconds < 12, run.seconds  # the profile lasts 1 minute
+    assert run.seconds < 30, run.seconds  # -t 2s: the profile lasts 1 minute
     assert [count for count in run.user_counts() if count] == [4]  # "long", not the default "staged"
 
 
