@@ -322,7 +322,7 @@ def test_web_ui_runs_the_scenario(target_url: str, scenario: Path, tmp_path: Pat
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(100):
+        for _ in range(300):
             try:
                 page = urllib.request.urlopen(base, timeout=1).read().decode()
                 break
@@ -332,7 +332,7 @@ def test_web_ui_runs_the_scenario(target_url: str, scenario: Path, tmp_path: Pat
         form = urllib.parse.urlencode({"user_count": 2, "spawn_rate": 2, "host": target_url}).encode()
         started = json.loads(urllib.request.urlopen(f"{base}/swarm", data=form, timeout=5).read())
         assert started["success"] is True
-        for _ in range(50):
+        for _ in range(300):
             rows = json.loads(urllib.request.urlopen(f"{base}/stats/requests", timeout=5).read())["stats"]
             names = {row["name"]: row["num_requests"] for row in rows}
             if names.get("/items/{item_id}", 0) > 0:
