@@ -13,7 +13,7 @@ import math
 import re
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, get_args
 
 from engine.errors import ErrorSink, Position, did_you_mean
 from engine.model import (
@@ -32,12 +32,14 @@ from engine.model import (
     Log,
     Loop,
     Match,
+    OnExhausted,
     Persona,
     Poll,
     Request,
     Scenario,
     SetHeaders,
     Step,
+    Strategy,
     Target,
     Think,
     Threshold,
@@ -106,6 +108,11 @@ def lenient(convert: Callable[[Any], T], value: Any, default: T) -> T:
         return convert(value)
     except _INVALID:
         return default
+
+
+def _choice(value: Any, allowed: Any, default: Any) -> Any:
+    """``value`` if it is one of the ``Literal`` type ``allowed``, else ``default`` (the schema reported it)."""
+    return value if isinstance(value, str) and value in get_args(allowed) else default
 
 
 class _Builder:
@@ -248,8 +255,8 @@ class _Builder:
                     pos=self.pos(spec, source),
                     path=str(spec[source]) if source != "rows" else None,
                     rows=tuple(spec[source]) if source == "rows" else (),
-                    strategy=spec.get("strategy", "sequential"),
-                    on_exhausted=spec.get("on_exhausted", "stop_user"),
+                    strategy=_choice(spec.get("strategy"), Strategy, "sequential"),
+                    on_exhausted=_choice(spec.get("on_exhausted"), OnExhausted, "stop_user"),
                     delimiter=str(spec.get("delimiter", ",")),
                 )
             )
@@ -592,7 +599,7 @@ class _Builder:
             graphql=graphql,
             service=str(node["service"]) if "service" in node else None,
             pos=self.pos(node),
-            name=node.get("name"),
+            name=node["name"] if isinstance(node.get("name"), str) else None,  # the schema reports others
             params=self.value(node, "params"),
             headers=self.value(node, "headers"),
             json=self.value(node, "json"),
@@ -686,7 +693,8 @@ class _Builder:
         for key, spec in node.items():
             pos = self.key_pos(node, key)
             if isinstance(spec, dict):
-                matches = tuple(Match(op, Value(v, self.pos(spec, op))) for op, v in spec.items())
+                ops = [op for op in spec if isinstance(op, str)]  # the schema reports the others
+                matches = tuple(Match(op, Value(spec[op], self.pos(spec, op))) for op in ops)
             else:
                 matches = (Match("eq", Value(spec, self.pos(node, key))),)
             built.append(Target(str(key), pos, matches))

@@ -400,10 +400,9 @@ class _Compiler:
         for spec in self.scenario.feeders:
             try:
                 rows, columns = load_rows(spec, Path(spec.pos.file).parent)
+                self.feeders[spec.name] = Feeder(spec.name, rows, columns, spec.strategy, spec.on_exhausted)
             except FeederError as exc:
                 self.sink.add(spec.pos, str(exc))
-                continue
-            self.feeders[spec.name] = Feeder(spec.name, rows, columns, spec.strategy, spec.on_exhausted)
 
     def _try_render(self, compiled: Renderer, scope: Scope, pos: Position, what: str) -> Any:
         try:

@@ -20,6 +20,11 @@ from engine.errors import Position, ScenarioError, ScenarioErrors
 
 PathItem = str | int
 
+MAX_DEPTH = 64
+"""The deepest nesting of mappings and lists a scenario may have (a real scenario needs about 20)."""
+MAX_NODES = 1_000_000
+"""The most nodes a document may have once its aliases are expanded (refuses "billion laughs")."""
+
 
 class MarkedDict(dict[Any, Any]):
     """A mapping with the position of itself, of each key and of each value."""
@@ -37,7 +42,7 @@ class MarkedList(list[Any]):
     item_pos: list[Position]
 
 
-def _position(file: str, mark: yaml.Mark) -> Position:
+def _position(file: str, mark: Any) -> Position:
     return Position(file, mark.line + 1, mark.column + 1)
 
 
@@ -99,6 +104,29 @@ class _Marking(yaml.constructor.SafeConstructor):
             data.key_pos[key] = _position(self.file, key_node.start_mark)
             data.value_pos[key] = self.value_position(value_node)
 
+    def construct_yaml_int(self, node: yaml.ScalarNode) -> Any:
+        try:
+            return super().construct_yaml_int(node)
+        except ValueError:
+            pos = _position(self.file, node.start_mark)
+            digits = sum(c.isdigit() for c in str(node.value))
+            self.problems.append(
+                ScenarioError(
+                    pos, f"an integer with {digits} digits is too long", "write a number of at most 4300 digits"
+                )
+            )
+            return 0
+
+    def construct_yaml_float(self, node: yaml.ScalarNode) -> Any:
+        value = super().construct_yaml_float(node)
+        if value != value or value in (float("inf"), float("-inf")):
+            pos = _position(self.file, node.start_mark)
+            self.problems.append(
+                ScenarioError(pos, f"'{node.value}' is not a number a scenario can use", "write a finite number")
+            )
+            return 0.0
+        return value
+
     def construct_yaml_seq(self, node: yaml.SequenceNode) -> Generator[list[Any], None, None]:
         data = MarkedList()
         data.pos = _position(self.file, node.start_mark)
@@ -122,6 +150,8 @@ if getattr(yaml, "__with_libyaml__", False):
 
 _loaders: list[Any] = [_Loader] if _FastLoader is None else [_Loader, _FastLoader]
 for _loader in _loaders:
+    _loader.add_constructor("tag:yaml.org,2002:int", _Marking.construct_yaml_int)
+    _loader.add_constructor("tag:yaml.org,2002:float", _Marking.construct_yaml_float)
     _loader.add_constructor("tag:yaml.org,2002:map", _Marking.construct_yaml_map)
     _loader.add_constructor("tag:yaml.org,2002:seq", _Marking.construct_yaml_seq)
     _loader.add_constructor("tag:yaml.org,2002:omap", _Marking.construct_yaml_map)
@@ -172,13 +202,113 @@ def _plain_words(exc: yaml.MarkedYAMLError, lines: list[str]) -> str | None:
     return None
 
 
+def _bounded(root: yaml.Node, file: str) -> ScenarioError | None:
+    """A problem when the node graph is nested too deep, is recursive or expands beyond MAX_NODES.
+
+    Aliases make the graph a DAG (or a cycle): each distinct node is sized once, so a bomb is
+    measured in the time its few distinct nodes take, not the billions it would expand to.
+    """
+    sizes: dict[int, int] = {}
+    open_nodes: set[int] = set()
+    stack: list[tuple[yaml.Node, int, bool]] = [(root, 1, False)]
+    while stack:
+        node, depth, done = stack.pop()
+        key = id(node)
+        children: list[yaml.Node] = []
+        if isinstance(node, yaml.MappingNode):
+            for k, v in node.value:
+                children += (k, v)
+        elif isinstance(node, yaml.SequenceNode):
+            children = list(node.value)
+        if done:
+            open_nodes.discard(key)
+            sizes[key] = min(MAX_NODES + 1, 1 + sum(sizes[id(c)] for c in children))
+            if sizes[key] > MAX_NODES:
+                return ScenarioError(
+                    _position(file, node.start_mark),
+                    f"the aliases (*name) here expand to more than {MAX_NODES:,} values",
+                    "an alias bomb? repeat less, or use fragments (use:) instead of aliases",
+                )
+            continue
+        if key in sizes:
+            continue
+        if key in open_nodes:
+            return ScenarioError(_position(file, node.start_mark), "an alias refers to a node that contains it")
+        if depth > MAX_DEPTH and children:
+            return ScenarioError(
+                _position(file, node.start_mark),
+                f"nested more than {MAX_DEPTH} levels deep",
+                "flatten the structure: move deep parts into fragments (use:)",
+            )
+        open_nodes.add(key)
+        stack.append((node, depth, True))
+        stack.extend((c, depth + 1, False) for c in children if id(c) not in sizes)
+    return None
+
+
+def _load(loader: Any, file: str) -> Any:
+    """Compose, check the bounds, then construct."""
+    node = loader.get_single_node()
+    if node is None:
+        return None
+    problem = _bounded(node, file)
+    if problem is not None:
+        raise ScenarioErrors([problem])
+    return loader.construct_document(node)
+
+
+def _reader_error(exc: yaml.reader.ReaderError, text: str, file: str) -> ScenarioErrors:
+    line = text.count("\n", 0, exc.position) + 1
+    col = exc.position - (text.rfind("\n", 0, exc.position) + 1) + 1
+    code = exc.character if isinstance(exc.character, int) else ord(str(exc.character)[:1] or "\0")
+    return ScenarioErrors(
+        [
+            ScenarioError(
+                Position(file, line, col),
+                f"control character U+{code:04X} is not allowed in YAML",
+                'remove it, or write it as an escape ("\\x01") in a double-quoted string',
+            )
+        ]
+    )
+
+
 def parse_text(text: str, file: str) -> Any:
     """Parse one YAML document; raise :class:`ScenarioErrors` on any problem."""
+    try:
+        return _parse(text, file)
+    except yaml.reader.ReaderError as exc:
+        raise _reader_error(exc, text, file) from None
+    except RecursionError:
+        raise ScenarioErrors([_too_deep(text, file)]) from None
+
+
+def _too_deep(text: str, file: str) -> ScenarioError:
+    """Where a document too deep to compose goes beyond MAX_DEPTH (the event parser does not recurse)."""
+    depth, pos = 0, Position(file, 1, 1)
+    try:
+        for event in yaml.parse(text, Loader=yaml.SafeLoader):
+            if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+                depth += 1
+                if depth > MAX_DEPTH and event.start_mark is not None:
+                    pos = _position(file, event.start_mark)
+                    break
+            elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+                depth -= 1
+    except yaml.YAMLError:
+        pass
+    return ScenarioError(
+        pos, f"nested more than {MAX_DEPTH} levels deep", "flatten the structure: move deep parts into fragments (use:)"
+    )
+
+
+def _parse(text: str, file: str) -> Any:
     if _FastLoader is not None:
         fast = _FastLoader(text)
         fast.file, fast.problems, fast.lines = file, [], text.splitlines()
         try:
-            data = fast.get_single_data()
+            data = _load(fast, file)
+        except yaml.reader.ReaderError:
+            raise
         except yaml.YAMLError:
             pass  # explained below, by the pure-Python parser
         else:
@@ -192,7 +322,7 @@ def parse_text(text: str, file: str) -> Any:
     loader.problems = []
     loader.lines = text.splitlines()
     try:
-        data = loader.get_single_data()
+        data = _load(loader, file)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         pos = _position(file, mark) if mark else Position(file, 1, 1)

@@ -43,9 +43,43 @@ def schema() -> dict[str, Any]:
     return loaded
 
 
+def _pattern_properties(validator: Any, patterns: Any, instance: Any, schema: Any) -> Iterator[ValidationError]:
+    """jsonschema's ``patternProperties`` for YAML mappings, whose keys may be booleans, numbers or null."""
+    if not validator.is_type(instance, "object"):
+        return
+    for pattern, subschema in patterns.items():
+        for key, value in instance.items():
+            if isinstance(key, str) and re.search(pattern, key):
+                yield from validator.descend(value, subschema, path=key, schema_path=pattern)
+
+
+def _additional_properties(validator: Any, allowed: Any, instance: Any, schema: Any) -> Iterator[ValidationError]:
+    """jsonschema's ``additionalProperties`` for YAML mappings: a key that is not text is never a pattern match."""
+    if not validator.is_type(instance, "object"):
+        return
+    properties = schema.get("properties", {})
+    patterns = "|".join(schema.get("patternProperties", {}))
+    extras = [
+        key
+        for key in instance
+        if key not in properties and not (patterns and isinstance(key, str) and re.search(patterns, key))
+    ]
+    if validator.is_type(allowed, "object"):
+        for extra in extras:
+            yield from validator.descend(instance[extra], allowed, path=extra)
+    elif not allowed and extras:
+        yield ValidationError(f"Additional properties are not allowed ({', '.join(map(repr, extras))})")
+
+
+_Validator = jsonschema.validators.extend(
+    jsonschema.Draft7Validator,
+    {"patternProperties": _pattern_properties, "additionalProperties": _additional_properties},
+)
+
+
 @lru_cache(maxsize=1)
-def _validator() -> jsonschema.Draft7Validator:
-    return jsonschema.Draft7Validator(schema())
+def _validator() -> Any:
+    return _Validator(schema())
 
 
 # Words that authors bring from other tools (Artillery, k6, Tavern, Hurl...) and the key meant here.
@@ -275,7 +309,11 @@ def _unknown_keys(error: ValidationError) -> list[Any]:
         return []
     properties = schema.get("properties", {})
     patterns = schema.get("patternProperties", {})
-    return [k for k in error.instance if k not in properties and not any(re.search(p, str(k)) for p in patterns)]
+    return [
+        k
+        for k in error.instance
+        if k not in properties and not (isinstance(k, str) and any(re.search(p, k) for p in patterns))
+    ]
 
 
 def _explain_unknown_keys(error: ValidationError, root: Any, rivals: list[str]) -> Iterator[ScenarioError]:
@@ -289,6 +327,13 @@ def _explain_unknown_keys(error: ValidationError, root: Any, rivals: list[str]) 
         if own is not None and key in rivals:
             hint = "split it into two steps" if in_list else "keep only one of them"
             yield ScenarioError(pos, f"'{key}' cannot be combined with '{own}'", hint)
+        elif key is None:
+            yield ScenarioError(pos, "a key is empty", "write a name before the ':', or remove the line")
+        elif not isinstance(key, str):
+            spelled = getattr(instance, "spelled", {}).get(key, str(key))
+            kind = "the boolean" if isinstance(key, bool) else "a number,"
+            message = f"unknown key '{spelled}' (read by YAML as {kind} {str(key).lower()})"
+            yield ScenarioError(pos, message, did_you_mean(spelled, properties))
         else:
             yield ScenarioError(pos, f"unknown key '{key}'", suggest(key, properties) or did_you_mean(key, properties))
 
