@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -47,15 +48,34 @@ def compile_file(path: str | Path, overrides: Overrides = NO_OVERRIDES) -> tuple
         raise ScenarioErrors([ScenarioError(pos_of(data, Position(str(path), 1, 1)), message)])
     sink = ErrorSink()
     sink.errors.extend(composed.problems)
-    scenario = build(data, path, sink)
-    # With schema errors some steps were left out, so names they define would look undefined: a name
-    # that the file spells anywhere as a key or a plain word might be one of them, and is not reported.
-    # A problem with an include (missing, a cycle, an error inside it) leaves its vars unknown: no names checked.
-    unsure = frozenset(words(data)) if composed.problems else None
-    included = any(p.pos.file != str(path) or p.message.startswith("include") for p in composed.problems)
-    program = compile_scenario(scenario, sink, check_names=not included, unsure=unsure)
+    with _guarded(path, sink):
+        scenario = build(data, path, sink)
+        # With schema errors some steps were left out, so names they define would look undefined: a name
+        # that the file spells anywhere as a key or a plain word might be one of them, and is not reported.
+        # A problem with an include (missing, a cycle, an error in it) leaves its vars unknown: no names checked.
+        unsure = frozenset(words(data)) if composed.problems else None
+        included = any(p.pos.file != str(path) or p.message.startswith("include") for p in composed.problems)
+        program = compile_scenario(scenario, sink, check_names=not included, unsure=unsure)
     sink.raise_if_any()
     return program, composed.digest
+
+
+INTERNAL_ERROR = "internal error"
+
+
+@contextmanager
+def _guarded(path: Path, sink: ErrorSink) -> Iterator[None]:
+    """Build and compile trust what the schema checked: a crash after schema errors is one of their
+    consequences, so those errors are the answer. A crash on a file the schema passed is a bug in the
+    engine, reported as such (never "ok", never a traceback)."""
+    try:
+        yield
+    except (AttributeError, KeyError, TypeError, ValueError, IndexError, RecursionError) as exc:
+        if sink.errors:
+            raise ScenarioErrors(sink.errors) from None
+        where = Position(str(path), 1, 1)
+        message = f"{INTERNAL_ERROR}: {type(exc).__name__}: {exc}"
+        raise ScenarioErrors([ScenarioError(where, message, "this is a bug in the engine: please report it")]) from exc
 
 
 def words(node: Any) -> Iterator[str]:
@@ -110,7 +130,11 @@ def check(path: str | Path, overrides: Overrides = NO_OVERRIDES) -> tuple[list[S
 def _check_library(path: Path, composed: Composed) -> list[ScenarioError]:
     sink = ErrorSink()
     sink.errors.extend(composed.problems)
-    compile_library(build(composed.data, path, sink, library=True), sink)
+    try:
+        with _guarded(path, sink):
+            compile_library(build(composed.data, path, sink, library=True), sink)
+    except ScenarioErrors as exc:
+        return exc.errors
     return sorted({str(e): e for e in sink.errors}.values(), key=ScenarioError.sort_key)
 
 

@@ -65,6 +65,12 @@ def _additional_properties(validator: Any, allowed: Any, instance: Any, schema: 
         if key not in properties and not (patterns and isinstance(key, str) and re.search(patterns, key))
     ]
     if validator.is_type(allowed, "object"):
+        if "propertyNames" not in schema:  # JSON has only text keys: a name YAML read otherwise is no name
+            for key in extras:
+                if not isinstance(key, str):
+                    yield ValidationError(
+                        "not a name", validator="propertyNames", instance=key, schema_path=["propertyNames"]
+                    )
         for extra in extras:
             yield from validator.descend(instance[extra], allowed, path=extra)
     elif not allowed and extras:
