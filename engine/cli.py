@@ -37,6 +37,13 @@ def parser() -> argparse.ArgumentParser:
     validate.add_argument(
         "--var", metavar="NAME=VALUE", action="append", default=[], help="check with a var replaced (repeatable)"
     )
+    validate.add_argument(
+        "--allow-path",
+        metavar="DIR",
+        action="append",
+        default=[],
+        help="let the scenario read files from this folder too (repeatable); by default only its own folder",
+    )
     validate.add_argument("-q", "--quiet", action="store_true", help="print problems only")
     return root
 
@@ -53,7 +60,8 @@ def run(argv: Sequence[str], stdout: TextIO, stderr: TextIO) -> int:
         return EXIT_USAGE
     invalid = 0
     for file in args.files:
-        problems, library = check(file, Overrides(env=args.env, vars=tuple(args.var)))
+        overrides = Overrides(env=args.env, vars=tuple(args.var), allow=tuple(args.allow_path))
+        problems, library = check(file, overrides)
         for problem in problems:
             stderr.write(f"{problem}\n")
         if problems:

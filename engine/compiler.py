@@ -23,6 +23,7 @@ from engine.errors import ErrorSink, Position, did_you_mean
 from engine.expect import Checks
 from engine.extract import Saver
 from engine.feeders import Feeder, FeederError, FeederHub, load_rows
+from engine.files import Confinement
 from engine.model import (
     Assign,
     Choose,
@@ -205,8 +206,9 @@ def _out_of_reach(saved: dict[str, dict[str, Position]], skip: str | None = None
 
 
 class _Compiler:
-    def __init__(self, scenario: Scenario, sink: ErrorSink, check_names: bool) -> None:
+    def __init__(self, scenario: Scenario, sink: ErrorSink, check_names: bool, files: Confinement | None) -> None:
         self.scenario = scenario
+        self.files = files or Confinement.around(scenario.path)
         self.sink = sink
         self.names_checked = check_names
         self.unsure: frozenset[str] | None = None  # names a step left out (schema errors) might define
@@ -399,7 +401,7 @@ class _Compiler:
     def load_feeders(self) -> None:
         for spec in self.scenario.feeders:
             try:
-                rows, columns = load_rows(spec, Path(spec.pos.file).parent)
+                rows, columns = load_rows(spec, Path(spec.pos.file).parent, self.files)
                 self.feeders[spec.name] = Feeder(spec.name, rows, columns, spec.strategy, spec.on_exhausted)
             except FeederError as exc:
                 self.sink.add(spec.pos, str(exc))
@@ -588,7 +590,8 @@ class _Compiler:
                 parts.append(("operationName", Constant(graphql.operation)))
             renderers["json"] = Mapping_(parts)
         base_dir = Path(step.pos.file).parent
-        checks = Checks(step.expect, base_dir, self.templates, self.sink, graphql=step.graphql is not None)
+        is_graphql = step.graphql is not None
+        checks = Checks(step.expect, base_dir, self.templates, self.sink, graphql=is_graphql, files=self.files)
         self.check_names(checks.renderers(), known | set(RESPONSE_NAMES))
         savers = [Saver(spec, self.templates, self.sink, self.pools) for spec in step.save]
         for saver in savers:
@@ -628,33 +631,37 @@ class _Compiler:
     def poll(self, step: Poll, known: set[str]) -> PollStep:
         request = step.request
         name = f"{request.name or stats_name(str(request.url.raw))} (poll)"
-        until = Checks(step.until, Path(step.pos.file).parent, self.templates, self.sink)
+        until = Checks(step.until, Path(step.pos.file).parent, self.templates, self.sink, files=self.files)
         self.check_names(until.renderers(), known | set(RESPONSE_NAMES))
         return PollStep(step, self.request(request, known, name=name), until)
 
 
 def compile_scenario(
-    scenario: Scenario, sink: ErrorSink, check_names: bool = True, unsure: frozenset[str] | None = None
+    scenario: Scenario,
+    sink: ErrorSink,
+    check_names: bool = True,
+    unsure: frozenset[str] | None = None,
+    files: Confinement | None = None,
 ) -> Program:
     """Compile a scenario; problems go to ``sink``.
 
     ``check_names=False`` skips the undefined-variable analysis. ``unsure`` is for a
     scenario whose schema already failed, so some steps could not be built: a name
     in it might be defined by one of those, and only the other undefined names are
-    reported.
+    reported. ``files`` are the folders data and schema files may come from (the scenario's own).
     """
-    compiler = _Compiler(scenario, sink, check_names)
+    compiler = _Compiler(scenario, sink, check_names, files)
     compiler.unsure = unsure
     compiler.check_default_headers()
     return compiler.program()
 
 
-def compile_library(scenario: Scenario, sink: ErrorSink) -> None:
+def compile_library(scenario: Scenario, sink: ErrorSink, files: Confinement | None = None) -> None:
     """Check a file that scenarios include: its vars, services, data and every fragment's steps.
 
     Names are not checked: a fragment may use what the including scenario defines.
     """
-    compiler = _Compiler(scenario, sink, check_names=False)
+    compiler = _Compiler(scenario, sink, check_names=False, files=files)
     compiler.check_default_headers()
     compiler.program()
     known = {name for name, _ in scenario.vars}

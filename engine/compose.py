@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 
 from engine.errors import Position, ScenarioError, ScenarioErrors, did_you_mean
+from engine.files import Confinement, FileRefused, parse_size
 from engine.source import MarkedDict, read_file
 from engine.validate import validate
 
@@ -32,6 +33,7 @@ class Overrides:
 
     env: str | None = None
     vars: tuple[str, ...] = ()
+    allow: tuple[str, ...] = ()  # --allow-path DIR: more folders the scenario's files may come from
 
 
 NO_OVERRIDES = Overrides()
@@ -45,17 +47,22 @@ class Composed:
     files: list[Path]
     digest: str
     problems: list[ScenarioError]
+    confinement: Confinement
 
 
 class _Composer:
-    def __init__(self) -> None:
+    def __init__(self, confinement: Confinement) -> None:
         self.problems: list[ScenarioError] = []
         self.files: list[Path] = []
+        self.confinement = confinement
 
     def load(self, path: Path, stack: tuple[Path, ...], at: Position | None) -> Any:
         """Read and validate one file; its includes are merged in first."""
         try:
-            data = read_file(path)
+            data = read_file(path, self.confinement, "included file" if at is not None else "scenario")
+        except FileRefused as exc:
+            self.problems.append(ScenarioError(at or Position(str(path), 1, 1), exc.message, exc.hint))
+            return None
         except ScenarioErrors as exc:
             if at is not None and exc.errors[0].message == "file not found":
                 folder = (stack[-1] if stack else path).parent.as_posix()
@@ -67,6 +74,8 @@ class _Composer:
         self.files.append(path)
         if not isinstance(data, MarkedDict):
             return data
+        if at is None:  # the scenario itself may allow more folders and larger data files
+            self.confinement = widened(self.confinement, data, path)
         self.problems.extend(validate(data))
         if at is not None:
             for key in data:
@@ -85,6 +94,16 @@ class _Composer:
         return data
 
     def include(self, into: MarkedDict, path: Path, at: Position, stack: tuple[Path, ...]) -> None:
+        try:
+            self.confinement.resolve(path, "included file")
+        except FileRefused as exc:
+            self.problems.append(ScenarioError(at, exc.message, exc.hint))
+            return
+        if path.suffix.lower() not in (".yaml", ".yml"):
+            self.problems.append(
+                ScenarioError(at, f"include {path.name}: only YAML files (.yaml, .yml) can be included")
+            )
+            return
         resolved = path.resolve()
         if resolved in {p.resolve() for p in stack}:
             chain = " -> ".join(p.name for p in (*stack, path))
@@ -205,7 +224,8 @@ def _scalar(text: str) -> Any:
 
 def compose(path: Path, overrides: Overrides = NO_OVERRIDES) -> Composed:
     """Read ``path`` with its includes, apply ``overrides``; problems are collected, not raised."""
-    composer = _Composer()
+    allowed = tuple(Path(folder) for folder in overrides.allow)
+    composer = _Composer(Confinement.around(path, allowed))
     data = composer.load(path, (), None)
     if isinstance(data, MarkedDict) and not composer.problems:
         apply_overrides(data, overrides, composer.problems)
@@ -213,4 +233,18 @@ def compose(path: Path, overrides: Overrides = NO_OVERRIDES) -> Composed:
     for file in composer.files:
         digest.update(file.read_bytes())
     digest.update(repr(overrides).encode())
-    return Composed(data, composer.files, digest.hexdigest()[:16], composer.problems)
+    return Composed(data, composer.files, digest.hexdigest()[:16], composer.problems, composer.confinement)
+
+
+def widened(confinement: Confinement, data: MarkedDict, path: Path) -> Confinement:
+    """``confinement`` with the scenario's ``files: {allow: [...], max_size: ...}`` (the schema checks them)."""
+    files = data.get("files")
+    if not isinstance(files, dict):
+        return confinement
+    allow = files.get("allow")
+    folders = [path.parent / folder for folder in allow if isinstance(folder, str)] if isinstance(allow, list) else []
+    limit = parse_size(files.get("max_size"))
+    return Confinement(
+        (*confinement.roots, *(folder.resolve() for folder in folders)),
+        confinement.data_limit if limit is None else limit,
+    )

@@ -17,6 +17,7 @@ import jsonschema
 import yaml
 
 from engine.errors import ErrorSink
+from engine.files import UNCONFINED, Confinement, FileRefused
 from engine.jsonpaths import JsonPath, JsonPathError
 from engine.model import Expectation, Match, Target, Value
 from engine.response import NotJson, ResponseView
@@ -178,7 +179,13 @@ class Checks:
     """Every check of one ``expect`` block (or the default: status below 400)."""
 
     def __init__(
-        self, spec: Expectation | None, base: Path, templates: Templates, sink: ErrorSink, graphql: bool = False
+        self,
+        spec: Expectation | None,
+        base: Path,
+        templates: Templates,
+        sink: ErrorSink,
+        graphql: bool = False,
+        files: Confinement = UNCONFINED,
     ) -> None:
         self.needs_response = False
         self.codes: frozenset[int] = frozenset()
@@ -208,7 +215,7 @@ class Checks:
                 sink.add(spec.body_matches.pos, f"invalid regex '{self.body_pattern}': {exc}")
         self.max_ms = spec.max_ms
         if spec.schema is not None:
-            self.schema = _schema_validator(spec.schema, base, sink)
+            self.schema = _schema_validator(spec.schema, base, sink, files)
         self.needs_response = bool(set(self.renderers().names) & set(RESPONSE_NAMES))
 
     def renderers(self) -> Renderer:
@@ -271,19 +278,33 @@ class Checks:
                 log.debug("graphql errors: %r", errors)
 
 
-def _schema_validator(value: Value, base: Path, sink: ErrorSink) -> jsonschema.protocols.Validator | None:
+def _schema_validator(
+    value: Value, base: Path, sink: ErrorSink, files: Confinement
+) -> jsonschema.protocols.Validator | None:
     document = value.raw
     if isinstance(document, str):
         path = base / document  # relative to the scenario, shown as the user would type it
         try:
-            text = path.read_text(encoding="utf-8")
+            text = files.read(path, "schema file").decode("utf-8")
+        except FileRefused as exc:
+            sink.add(value.pos, exc.message, exc.hint)
+            return None
         except OSError:
             sink.add(value.pos, f"schema file not found: {document}", f"looked for {path}")
             return None
+        except UnicodeDecodeError:
+            sink.add(value.pos, f"schema file {document} is not UTF-8 text")
+            return None
         try:
             document = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
-        except (ValueError, yaml.YAMLError) as exc:
-            sink.add(value.pos, f"schema file {document} is not valid JSON/YAML: {exc}")
+        except json.JSONDecodeError as exc:  # the message says where, never what the file holds
+            where = f"line {exc.lineno}, column {exc.colno}"
+            sink.add(value.pos, f"schema file {document} is not valid JSON: {exc.msg} ({where})")
+            return None
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f" at line {mark.line + 1}" if mark is not None else ""
+            sink.add(value.pos, f"schema file {document} is not valid YAML{where}: {getattr(exc, 'problem', None)}")
             return None
     cls = jsonschema.validators.validator_for(document, default=jsonschema.Draft202012Validator)
     try:

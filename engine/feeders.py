@@ -31,6 +31,7 @@ from typing import Any, Literal, get_args
 
 from gevent.event import AsyncResult
 
+from engine.files import UNCONFINED, Confinement, FileRefused
 from engine.model import FeederSpec, OnExhausted, Strategy
 
 log = logging.getLogger("engine.feeders")
@@ -79,7 +80,9 @@ class Exhausted(Exception):
 # Loading
 
 
-def load_rows(spec: FeederSpec, base: Path) -> tuple[list[dict[str, Any]], tuple[str, ...]]:
+def load_rows(
+    spec: FeederSpec, base: Path, files: Confinement = UNCONFINED
+) -> tuple[list[dict[str, Any]], tuple[str, ...]]:
     """The rows of ``spec`` and their column names.
 
     ``base`` is the scenario's folder (a scenario file is accepted too: its folder is
@@ -100,7 +103,7 @@ def load_rows(spec: FeederSpec, base: Path) -> tuple[list[dict[str, Any]], tuple
         return _check_objects([_plain(row) for row in spec.rows], "row", "a mapping", "rows")
     if spec.path is None:
         raise FeederError(f"no {spec.source} file given")
-    text = _read_text(spec.path, base)
+    text = _read_text(spec.path, base, files)
     if spec.source == "csv":
         return _parse_csv(text, spec.path, spec.delimiter)
     if spec.source == "json":
@@ -108,11 +111,13 @@ def load_rows(spec: FeederSpec, base: Path) -> tuple[list[dict[str, Any]], tuple
     raise FeederError(f"unknown data source '{spec.source}'")
 
 
-def _read_text(path: str, base: Path) -> str:
+def _read_text(path: str, base: Path, files: Confinement) -> str:
     folder = base.parent if base.is_file() else base
     where = " (relative to the file that declares it)" if not Path(path).is_absolute() else ""
     try:
-        data = (folder / path).read_bytes()
+        data = files.read(folder / path, "data file")
+    except FileRefused as exc:
+        raise FeederError(f"{exc.message} ({exc.hint})" if exc.hint else exc.message) from None
     except FileNotFoundError:
         raise FeederError(f"data file '{path}' not found{where}") from None
     except IsADirectoryError:

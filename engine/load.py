@@ -55,7 +55,7 @@ def compile_file(path: str | Path, overrides: Overrides = NO_OVERRIDES) -> tuple
         # A problem with an include (missing, a cycle, an error in it) leaves its vars unknown: no names checked.
         unsure = frozenset(words(data)) if composed.problems else None
         included = any(p.pos.file != str(path) or p.message.startswith("include") for p in composed.problems)
-        program = compile_scenario(scenario, sink, check_names=not included, unsure=unsure)
+        program = compile_scenario(scenario, sink, check_names=not included, unsure=unsure, files=composed.confinement)
     sink.raise_if_any()
     return program, composed.digest
 
@@ -132,7 +132,7 @@ def _check_library(path: Path, composed: Composed) -> list[ScenarioError]:
     sink.errors.extend(composed.problems)
     try:
         with _guarded(path, sink):
-            compile_library(build(composed.data, path, sink, library=True), sink)
+            compile_library(build(composed.data, path, sink, library=True), sink, composed.confinement)
     except ScenarioErrors as exc:
         return exc.errors
     return sorted({str(e): e for e in sink.errors}.values(), key=ScenarioError.sort_key)

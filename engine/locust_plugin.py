@@ -66,6 +66,15 @@ def add_arguments(parser: Any) -> None:
         include_in_web_ui=False,
         help="Apply one of the scenario's environments (its host, vars, services and defaults).",
     )
+    parser.add_argument(
+        "--allow-path",
+        metavar="<dir>",
+        action="append",
+        default=[],
+        include_in_web_ui=False,
+        help="Let the scenario read includes, data and schema files from this folder too (repeatable); "
+        "by default only its own folder.",
+    )
 
 
 def register() -> None:
@@ -98,7 +107,7 @@ def load_from_command_line(module: str, argv: list[str] | None = None) -> Plan:
         )
         sys.exit(EXIT_INVALID_SCENARIO)
     try:
-        overrides = Overrides(env=options.env, vars=tuple(options.var or ()))
+        overrides = Overrides(env=options.env, vars=tuple(options.var or ()), allow=tuple(options.allow_path or ()))
         plan = load_plan(options.scenario, module, options.tags, options.exclude_tags, overrides)
     except ScenarioErrors as exc:
         for error in exc.errors:

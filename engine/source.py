@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 
 from engine.errors import Position, ScenarioError, ScenarioErrors
+from engine.files import SCENARIO_LIMIT, Confinement
 
 PathItem = str | int
 
@@ -352,11 +353,16 @@ def _parse(text: str, file: str) -> Any:
     return data
 
 
-def read_file(path: str | Path) -> Any:
-    """Read and parse a YAML file; a missing or unreadable file is a ScenarioError."""
+def read_file(path: str | Path, files: Confinement | None = None, what: str = "scenario") -> Any:
+    """Read and parse a YAML file; a missing or unreadable file is a ScenarioError.
+
+    ``files`` confines where it may be (default: the file's own folder); a file outside, one that
+    is not a regular file, or one over :data:`SCENARIO_LIMIT` raises :class:`FileRefused`.
+    """
     name = str(path)
+    files = files or Confinement.around(Path(path))
     try:
-        raw = Path(path).read_bytes()
+        raw = files.read(Path(path), what, SCENARIO_LIMIT)
     except FileNotFoundError:
         raise ScenarioErrors([ScenarioError(Position(name, 1, 1), "file not found")]) from None
     except OSError as exc:
