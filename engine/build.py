@@ -29,6 +29,7 @@ from engine.model import (
     GraphQL,
     If,
     Journey,
+    Limits,
     Log,
     Loop,
     Match,
@@ -201,6 +202,7 @@ class _Builder:
             faker_locale=(locale,) if isinstance(locale, str) else tuple(str(item) for item in locale),
             faker_seed=faker.get("seed") if isinstance(faker.get("seed"), int) else None,
             personas=tuple(personas),
+            limits=self.limits(_mapping(data.get("limits"))),
         )
 
     def check_locales(self, faker: MarkedDict) -> None:
@@ -270,6 +272,14 @@ class _Builder:
             except _INVALID:
                 continue  # reported by the schema
         return tuple(built)
+
+    def limits(self, node: dict[str, Any]) -> Limits:
+        default = Limits()
+        size = node.get("template_size")
+        return Limits(
+            template_size=size if isinstance(size, int) and not isinstance(size, bool) else default.template_size,
+            template_time=lenient(seconds, node.get("template_time", default.template_time), default.template_time),
+        )
 
     def profile(self, name: str, spec: MarkedDict) -> Profile:
         kinds = [k for k in PROFILE_KINDS if k in spec]

@@ -212,7 +212,7 @@ class _Compiler:
         self.sink = sink
         self.names_checked = check_names
         self.unsure: frozenset[str] | None = None  # names a step left out (schema errors) might define
-        self.templates = Templates(scenario.faker_locale, scenario.faker_seed)
+        self.templates = Templates(scenario.faker_locale, scenario.faker_seed, scenario.limits)
         self.builtin_names = self.templates.builtin_names() | {"shared"}
         defaults = scenario.defaults
         self.default_headers = (

@@ -277,6 +277,14 @@ class Defaults:
 
 
 @dataclass(frozen=True)
+class Limits:
+    """How far one template evaluation may go (``limits:``): items it builds, seconds it runs."""
+
+    template_size: int = 10_000_000
+    template_time: float = 1.0
+
+
+@dataclass(frozen=True)
 class Threshold:
     """A pass/fail criterion: ``metric`` below/above ``limit`` (ms for times, a fraction for rates)."""
 
@@ -316,3 +324,4 @@ class Scenario:
     default_profile: str | None = None
     default_profile_pos: Position | None = None
     thresholds: tuple[Threshold, ...] = ()
+    limits: Limits = field(default_factory=Limits)

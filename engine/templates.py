@@ -21,12 +21,15 @@ import re
 import uuid as _uuid
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
 from jinja2 import StrictUndefined, TemplateSyntaxError, Undefined, UndefinedError, meta, nodes
-from jinja2.sandbox import SandboxedEnvironment
 
+from engine.deadline import WATCH
 from engine.errors import ErrorSink, Position, did_you_mean
+from engine.model import Limits
+from engine.sandbox import BoundedEnvironment, TemplateLimit, bounded_text
 
 Scope = dict[str, Any]
 _MISSING = object()
@@ -107,21 +110,58 @@ class Constant(Renderer):
         return self.value
 
 
+class Bounds:
+    """Where a template is written (for messages) and the limits its evaluation runs under."""
+
+    __slots__ = ("loops", "size", "time", "where")
+
+    def __init__(self, pos: Position, limits: Limits, loops: bool) -> None:
+        self.where = f"{Path(pos.file).name}:{pos.line}"
+        self.time = limits.template_time
+        self.size = limits.template_size
+        self.loops = loops  # a loop may write more than any one value it builds: its output is counted
+
+
+def _beyond(exc: BaseException, bounds: Bounds) -> TemplateLimit:
+    """A limit the evaluation went beyond, as a message that names the template's place."""
+    if isinstance(exc, TemplateLimit):
+        return type(exc)(f"{exc} ({bounds.where})")
+    what = "ran out of memory" if isinstance(exc, MemoryError) else "nests too deeply"
+    return TemplateLimit(f"the template {what} ({bounds.where})")
+
+
 class Text(Renderer):
     """A template string rendered to a string."""
 
-    __slots__ = ("_concat", "_func", "_template")
+    __slots__ = ("_bounds", "_concat", "_func", "_template")
 
     def __init__(
-        self, template: Any, names: Mapping[str, Position], attrs: Mapping[tuple[str, str], Position] | None = None
+        self,
+        template: Any,
+        names: Mapping[str, Position],
+        attrs: Mapping[tuple[str, str], Position] | None = None,
+        bounds: Bounds | None = None,
     ) -> None:
         super().__init__(names, attrs)
         self._template = template
         self._func = template.root_render_func
         self._concat = "".join
+        self._bounds = bounds or Bounds(Position("<template>", 1, 1), Limits(), True)
 
     def render(self, scope: Scope) -> str:
-        return self._concat(self._func(self._template.new_context(scope, shared=True)))
+        bounds, watch = self._bounds, WATCH
+        if not watch.watching:
+            watch.watch()
+        watch.limit = bounds.time
+        watch.seq += 1
+        watch.busy = watch.seq
+        try:
+            chunks = self._func(self._template.new_context(scope, shared=True))
+            return bounded_text(chunks, bounds.size) if bounds.loops else self._concat(chunks)
+        except (TemplateLimit, MemoryError, RecursionError) as exc:
+            raise _beyond(exc, bounds) from None
+        finally:
+            watch.busy = 0
 
 
 class Expression(Renderer):
@@ -131,7 +171,7 @@ class Expression(Renderer):
     a filter or a call): an undefined value inside it must fail as well.
     """
 
-    __slots__ = ("_builds", "_func", "_template")
+    __slots__ = ("_bounds", "_builds", "_func", "_template")
 
     def __init__(
         self,
@@ -139,16 +179,29 @@ class Expression(Renderer):
         names: Mapping[str, Position],
         builds: bool = False,
         attrs: Mapping[tuple[str, str], Position] | None = None,
+        bounds: Bounds | None = None,
     ) -> None:
         super().__init__(names, attrs)
         self._template = template
         self._func = template.root_render_func
         self._builds = builds
+        self._bounds = bounds or Bounds(Position("<template>", 1, 1), Limits(), False)
 
     def render(self, scope: Scope) -> Any:
-        context = self._template.new_context(scope, shared=True)
-        for _ in self._func(context):
-            pass
+        bounds, watch = self._bounds, WATCH
+        if not watch.watching:
+            watch.watch()
+        watch.limit = bounds.time
+        watch.seq += 1
+        watch.busy = watch.seq
+        try:
+            context = self._template.new_context(scope, shared=True)
+            for _ in self._func(context):
+                pass
+        except (TemplateLimit, MemoryError, RecursionError) as exc:
+            raise _beyond(exc, bounds) from None
+        finally:
+            watch.busy = 0
         value = context.vars["result"]
         if isinstance(value, Undefined):
             value._fail_with_undefined_error()
@@ -328,8 +381,13 @@ def seed_fake(fake: Any, seed: int | None, index: int) -> None:
 class Templates:
     """The Jinja environment of one scenario and the compiler of its values."""
 
-    def __init__(self, faker_locale: tuple[str, ...] = ("en_US",), faker_seed: int | None = None) -> None:
-        self.env = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
+    def __init__(
+        self, faker_locale: tuple[str, ...] = ("en_US",), faker_seed: int | None = None, limits: Limits | None = None
+    ) -> None:
+        self.limits = limits or Limits()
+        self.env = BoundedEnvironment(
+            self.limits, undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True
+        )
         self.faker_locale = faker_locale
         self.faker_seed = faker_seed
         self.uses_fake = False
@@ -402,8 +460,9 @@ class Templates:
             return Joined(payload, at)
         if kind == "expression":
             template, builds = payload
-            return Expression(template, at, builds, attrs)
-        return Text(payload, at, attrs)
+            return Expression(template, at, builds, attrs, Bounds(pos, self.limits, loops=False))
+        template, loops = payload
+        return Text(template, at, attrs, Bounds(pos, self.limits, loops))
 
     def _analyse(self, text: str) -> tuple[str, Any, frozenset[str], frozenset[tuple[str, str]]]:
         """Parse and compile a template once: (kind, what its renderer needs, names, attribute reads)."""
@@ -428,4 +487,5 @@ class Templates:
             expression = self.env.compile_expression(inner, undefined_to_none=False)
             builds = any(True for _ in tree.find_all((nodes.List, nodes.Dict, nodes.Tuple, nodes.Filter, nodes.Call)))
             return "expression", (expression._template, builds), names, reads
-        return "text", self.env.from_string(text), names, reads
+        loops = any(True for _ in tree.find_all((nodes.For, nodes.Macro, nodes.CallBlock)))
+        return "text", (self.env.from_string(text), loops), names, reads

@@ -51,6 +51,10 @@ class EngineFailure(Exception):
         return str(self)
 
 
+FAILURE_PAUSE = 0.001
+"""Seconds a user pauses after a step that failed without a response (see report_failure)."""
+
+
 def describe_transport_error(error: BaseException, timeout: float) -> str:
     """A short, stable description of why no response arrived (no host, port or ID in it)."""
     chain: list[BaseException] = []
@@ -162,6 +166,12 @@ class ScenarioUser:
         self._state = LOCUST_STATE_RUNNING
 
     def report_failure(self, method: str, name: str, message: str) -> None:
+        """A step that failed without a response: a failed request in Locust's stats.
+
+        Then a short real pause: such a failure did no I/O, and with ``wait: {constant: 0}`` a
+        journey that fails this way again and again (a runaway template) would otherwise keep
+        gevent's loop from ever running its timers: ``-t``, stop and SIGTERM among them.
+        """
         self.environment.events.request.fire(
             request_type=method,
             name=name,
@@ -171,6 +181,7 @@ class ScenarioUser:
             context={},
             exception=EngineFailure(message),
         )
+        gevent.sleep(FAILURE_PAUSE)
 
     def request_options(self, timeout: float, allow_redirects: bool) -> Mapping[str, Any] | None:
         """Keyword arguments for ``client.request`` besides name, data and headers (client-specific)."""
