@@ -25,6 +25,7 @@ from engine.templates import Templates
 ROOT = Path(__file__).resolve().parent.parent
 RUNAWAY = "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}done"
 WHERE = Position("s.yaml", 7, 15)
+LOCUST = [sys.executable, "-m", "locust", "-f", str(ROOT / "locustfile.py")]
 
 
 def render(text: str, limits: Limits | None = None) -> object:
@@ -163,8 +164,7 @@ def test_a_runaway_request_body_is_a_failed_request(harness, client):
 
 def _locust(path: Path, *extra: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "-m", "locust", "-f", str(ROOT / "locustfile.py"), "--scenario", str(path), "--headless"]
-        + ["-u", "2", "-r", "2", "--only-summary", *extra],
+        [*LOCUST, "--scenario", str(path), "--headless", "-u", "2", "-r", "2", "--only-summary", *extra],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
