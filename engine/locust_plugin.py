@@ -18,7 +18,7 @@ from typing import Any
 from locust import events
 from locust.argument_parser import get_empty_argument_parser
 
-from engine import lifecycle, templates, verdict
+from engine import diagnose, lifecycle, templates, verdict
 from engine.compose import Overrides
 from engine.errors import ScenarioErrors, did_you_mean
 from engine.load import Plan, load_plan
@@ -127,6 +127,7 @@ def hook(plan: Plan, environment: Any, runner: Any) -> None:
     index = max(runner.worker_index, -1) + 1 if isinstance(runner, WorkerRunner) else 0
     templates.seed_fake(plan.program.builtins.get("fake"), plan.program.scenario.faker_seed, index)
     lifecycle.attach(plan.program, environment, runner)
+    diagnose.attach(environment)
     judge = verdict.attach(plan.program, environment, runner)
     if isinstance(runner, WorkerRunner):
         return

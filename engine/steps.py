@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlencode
 
+from engine import diagnose
 from engine.counters import Counters
 from engine.errors import Position
 from engine.expect import Checks
@@ -318,7 +319,7 @@ class RequestStep(StepProgram):
         with sent as response:
             status = response.status_code
             if not status:  # no response at all
-                response.failure(user.transport_error(response, self.timeout))
+                diagnose.failure(response, user.transport_error(response, self.timeout), self, url, headers)
                 return self.keep_going
             view = ResponseView(response, status, response.request_meta["response_time"], user.cookie)
             problems: list[str] = []
@@ -341,7 +342,7 @@ class RequestStep(StepProgram):
             if self.counters:
                 self.count(view, scope)
             if problems:
-                response.failure("; ".join(problems))
+                diagnose.failure(response, "; ".join(problems), self, url, headers)
                 return self.keep_going
             response.success()
             return True
