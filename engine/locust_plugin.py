@@ -166,7 +166,11 @@ def watch_workers(plan: Plan) -> None:
                     plan.program.scenario.path,
                     plan.digest,
                 )
-                environment.process_exit_code = EXIT_INVALID_SCENARIO
+                reason = (
+                    f"worker {msg.node_id} runs a different scenario ({msg.data.get('path')}) "
+                    f"than the master ({plan.program.scenario.path})"
+                )
+                verdict.refuse(environment, reason)
                 runner.quit()
 
             runner.register_message(DIGEST_MESSAGE, check)
