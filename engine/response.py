@@ -11,6 +11,8 @@ import json as _json
 from collections.abc import Callable
 from typing import Any
 
+from engine.sentinels import Sentinel
+
 
 class NotJson(ValueError):
     """The body was needed as JSON and is not JSON."""
@@ -21,7 +23,7 @@ class ResponseView:
 
     __slots__ = ("_json", "_raw", "_text", "cookie", "elapsed_ms", "status")
 
-    _UNSET: Any = object()
+    _UNSET: Any = Sentinel("not parsed yet")
 
     def __init__(self, raw: Any, status: int, elapsed_ms: float, cookie: Callable[[str], str | None]) -> None:
         self._raw = raw

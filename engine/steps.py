@@ -29,6 +29,7 @@ from engine.extract import Saver, save_all
 from engine.feeders import Exhausted, Feeder, FeederUnavailable
 from engine.model import Assign, Choose, Feed, If, Log, Loop, Poll, Request, SetHeaders, Think
 from engine.response import ResponseView
+from engine.sentinels import Sentinel
 from engine.templates import Constant, Mapping_, Renderer, Scope, stats_name
 
 log = logging.getLogger("engine.steps")
@@ -46,7 +47,7 @@ class _NoSession:
 _NO_SESSION: Any = _NoSession()
 
 
-_ABSENT = object()
+_ABSENT = Sentinel("absent")
 
 
 class StopRequested(Exception):

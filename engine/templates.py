@@ -27,9 +27,10 @@ from jinja2 import StrictUndefined, TemplateSyntaxError, Undefined, UndefinedErr
 from jinja2.sandbox import SandboxedEnvironment
 
 from engine.errors import ErrorSink, Position, did_you_mean
+from engine.sentinels import Sentinel
 
 Scope = dict[str, Any]
-_MISSING = object()
+_MISSING = Sentinel("no default")
 _EXPRESSION = re.compile(r"\{\{(.*?)\}\}", re.DOTALL)
 _STATEMENT = re.compile(r"\{%.*?%\}", re.DOTALL)
 _UNKNOWN = re.compile(r"No (filter|test) named '(\w+)'")
