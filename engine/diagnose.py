@@ -204,6 +204,7 @@ def reset(**_: Any) -> None:
 
 
 def attach(environment: Any) -> None:
-    """Count per test: reset at ``test_start``, sum up at ``test_stop`` (once per process)."""
+    """Count per test: reset at ``test_start``, sum up at ``test_stop`` (once per process, before
+    setup and teardown are attached: setup's failures count for the test, teardown's repeats are not summed up)."""
     environment.events.test_start.add_listener(reset)
     environment.events.test_stop.add_listener(summarize)

@@ -126,8 +126,8 @@ def hook(plan: Plan, environment: Any, runner: Any) -> None:
     gevent.get_hub().loop.update_now()
     index = max(runner.worker_index, -1) + 1 if isinstance(runner, WorkerRunner) else 0
     templates.seed_fake(plan.program.builtins.get("fake"), plan.program.scenario.faker_seed, index)
+    diagnose.attach(environment)  # before setup: a new test's counts start before setup's requests
     lifecycle.attach(plan.program, environment, runner)
-    diagnose.attach(environment)
     judge = verdict.attach(plan.program, environment, runner)
     if isinstance(runner, WorkerRunner):
         return

@@ -171,3 +171,16 @@ def test_a_locust_run_logs_the_first_failure_and_counts_the_others(target_url, t
     assert "Authorization: Bearer ***" in log and not any(value in log for value in SECRETS)
     assert re.search(r"failed POST sign up: status 422, expected 200, 201: \d+ more occurrences?\n", log), log
     assert stats(result)[("POST", "sign up")]["failures"] >= 2
+
+
+def test_kinds_beyond_the_limit_are_not_counted(harness, caplog, monkeypatch):
+    monkeypatch.setattr(diagnose, "MAX_KINDS", 1)
+    h = harness(scenario("- {get: /status/500, on_failure: continue}\n- get: /status/503", "http"))
+    with caplog.at_level(logging.INFO, logger="engine.diagnose"):
+        h.journey(h.user(), times=2)
+    lines = [r.getMessage() for r in diagnosed(caplog)]
+    assert len(lines) == 2, lines
+    assert lines[0].startswith("failed GET /status/500: status 500, status < 400 (first occurrence")
+    assert lines[1] == "more than 1 kinds of failure: the next new ones are logged at DEBUG only"
+    assert diagnose.repeats() == [(("GET", "/status/500", "status 500, status < 400"), 1)]
+    assert messages(h) == ["status 500, status < 400", "status 503, status < 400"]  # Locust's table: both
