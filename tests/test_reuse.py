@@ -284,7 +284,7 @@ def test_problems_inside_an_included_file_point_into_it(tmp_path):
         f"{lib}:3:17: data file 'people.csv' not found (relative to the file that declares it)",
         f"{lib}:7:12: template syntax error: No filter named 'nofilter'.",
         f"{lib}:8:12: template syntax error: unexpected 'end of print statement'",
-        f"{lib}:10:7: unknown key 'expct' (did you mean 'expect'?)",
+        f"{lib}:10:7: fragments.broken[3]: unknown key 'expct' (did you mean 'expect'?)",
         f"{lib}:11:7: unknown fragment 'hellp' (did you mean 'hello'?)",
     ]  # with a schema error, undefined names are not checked: fix it and they show
     write(tmp_path, "lib/people.csv", "name\nann\n")

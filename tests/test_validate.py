@@ -133,7 +133,7 @@ def test_unknown_key_is_reported_at_the_key_with_did_you_mean() -> None:
             journeys:
               browse: {steps: [{get: /}]}
         """
-    assert problems(text) == ["4:5: unknown key 'wieght' (did you mean 'weight'?)"]
+    assert problems(text) == ["4:5: users.Shopper: unknown key 'wieght' (did you mean 'weight'?)"]
 
 
 def test_unknown_top_level_key_without_a_close_name_has_no_hint() -> None:
@@ -142,33 +142,34 @@ def test_unknown_top_level_key_without_a_close_name_has_no_hint() -> None:
 
 def test_enum_value_is_reported_at_the_value_with_did_you_mean() -> None:
     text = "version: 1\ndefaults:\n  client: fats\njourneys: {a: {steps: []}}\n"
-    assert problems(text) == ["3:11: must be one of: http, fast; got 'fats' (did you mean 'fast'?)"]
+    assert problems(text) == ["3:11: defaults.client: expected one of http, fast, got 'fats' (did you mean 'fast'?)"]
 
 
 def test_enum_value_far_from_every_choice_has_no_hint() -> None:
     text = steps("- get: /", "  on_failure: explode")
-    assert problems(text) == ["6:21: must be one of: stop, continue; got 'explode'"]
+    assert problems(text) == ["6:21: journeys.browse.steps[0].on_failure: expected one of stop, continue, got 'explode'"]
 
 
 def test_const_says_what_was_found() -> None:
-    assert problems("version: '1'\njourneys: {a: {steps: []}}\n") == ['1:10: must be 1; got "1"']
+    assert problems("version: '1'\njourneys: {a: {steps: []}}\n") == ["1:10: version: expected 1, got '1' (write 1 without quotes)"]
 
 
 def test_think_step_with_misspelt_between_explains_the_think_branch_only() -> None:
     text = steps("- think: {betwen: [1, 3]}")
-    assert problems(text) == ["5:17: unknown key 'betwen' (did you mean 'between'?)"]
+    assert problems(text) == ["5:17: journeys.browse.steps[0].think: unknown key 'betwen' (did you mean 'between'?)"]
 
 
 def test_think_step_with_a_bad_duration_uses_the_duration_message() -> None:
     text = steps("- think: 3 seconds")
     assert problems(text) == [
-        "5:16: must be a duration: a number of seconds (0 or more), or a string like 500ms, 2s, 1.5m, 1h"
+        "5:16: journeys.browse.steps[0].think: expected a duration like 500ms, 2s, 1.5m or 1h, or a number of seconds"
+        " (0 or more), got '3 seconds' (write 3s)"
     ]
 
 
 def test_request_step_with_misspelt_expect_explains_the_request_branch_only() -> None:
     text = steps("- get: /items", "  expct: {status: 200}")
-    assert problems(text) == ["6:9: unknown key 'expct' (did you mean 'expect'?)"]
+    assert problems(text) == ["6:9: journeys.browse.steps[0]: unknown key 'expct' (did you mean 'expect'?)"]
 
 
 def test_request_step_with_wrong_types_is_not_mistaken_for_a_headers_step() -> None:
@@ -183,12 +184,14 @@ def test_request_step_with_wrong_types_is_not_mistaken_for_a_headers_step() -> N
 
 def test_step_with_two_kinds_says_they_cannot_be_combined() -> None:
     text = steps("- headers: {Accept: json}", "  log: hello")
-    assert problems(text) == ["6:9: 'log' cannot be combined with 'headers' (split it into two steps)"]
+    assert problems(text) == [
+        "6:9: journeys.browse.steps[0]: 'log' cannot be combined with 'headers' (split it into two steps)"
+    ]
 
 
 def test_wait_with_two_kinds_says_keep_one() -> None:
     text = "version: 1\njourneys:\n  a:\n    wait: {between: [1, 2], pacing: 3}\n    steps: []\n"
-    assert problems(text) == ["4:29: 'pacing' cannot be combined with 'between' (keep only one of them)"]
+    assert problems(text) == ["4:29: journeys.a.wait: 'pacing' cannot be combined with 'between' (keep only one of them)"]
 
 
 KINDS = (
@@ -198,12 +201,14 @@ KINDS = (
 
 def test_step_without_a_kind_lists_the_kinds() -> None:
     text = steps("- name: list items")
-    assert problems(text) == [f"5:9: missing key: expected one of {KINDS}"]
+    assert problems(text) == [f"5:9: journeys.browse.steps[0]: missing key: expected one of {KINDS}"]
 
 
 def test_unknown_step_kind_lists_the_kinds_with_did_you_mean() -> None:
     text = steps("- gett: /items")
-    assert problems(text) == [f"5:9: unknown key 'gett': expected one of {KINDS} (did you mean 'get'?)"]
+    assert problems(text) == [
+        f"5:9: journeys.browse.steps[0]: unknown key 'gett': expected one of {KINDS} (did you mean 'get'?)"
+    ]
 
 
 def test_extractor_object_with_two_sources_passes_the_schema_and_fails_one_source_check(tmp_path: Path) -> None:
@@ -219,14 +224,18 @@ def test_extractor_object_with_two_sources_passes_the_schema_and_fails_one_sourc
 def test_extractor_object_without_a_source_lists_the_sources_with_did_you_mean() -> None:
     text = steps("- get: /items", "  save:", "    token: {jsonpth: $.token}")
     assert problems(text) == [
-        "7:19: unknown key 'jsonpth': expected one of jsonpath, header, cookie, regex, status, body "
+        "7:19: journeys.browse.steps[0].save.token: unknown key 'jsonpth': expected one of jsonpath, header, cookie,"
+        " regex, status, body "
         "(did you mean 'jsonpath'?)"
     ]
 
 
 def test_extractor_string_must_be_a_jsonpath() -> None:
     text = steps("- get: /items", "  save: {token: token}")
-    assert problems(text) == ["6:23: must be a JSONPath starting with $ (or an extractor object)"]
+    assert problems(text) == [
+        "6:23: journeys.browse.steps[0].save.token: expected a JSONPath starting with $ (or an extractor object),"
+        " got 'token'"
+    ]
 
 
 def test_missing_users_and_journeys(tmp_path: Path) -> None:
@@ -246,25 +255,30 @@ def test_missing_version() -> None:
 
 def test_bad_name_is_reported_at_the_key() -> None:
     text = "version: 1\nvars:\n  ok: 1\n  2fast: 2\njourneys: {a: {steps: []}}\n"
-    assert problems(text) == ["4:3: '2fast' must be a name made of letters, digits and _, not starting with a digit"]
+    assert problems(text) == [
+        "4:3: vars: '2fast' must be a name made of letters, digits and _, not starting with a digit"
+    ]
 
 
 def test_json_expectation_keys_must_be_jsonpaths() -> None:
     text = steps("- get: /", "  expect: {json: {name: x}}")
-    assert problems(text) == ["6:25: 'name' must be a JSONPath starting with $"]
+    assert problems(text) == ["6:25: journeys.browse.steps[0].expect.json: 'name' must be a JSONPath starting with $"]
 
 
 def test_status_messages() -> None:
     text = steps("- get: /", "  expect: {status: 700}", "- get: /", "  expect: {status: []}")
     assert problems(text) == [
-        "6:26: must be a status code like 200, or a class like 2xx",
-        "8:26: must have at least 1 item(s)",
+        "6:26: journeys.browse.steps[0].expect.status: expected a status code like 200, or a class like 2xx, got 700",
+        "8:26: journeys.browse.steps[1].expect.status: expected a list of at least 1 item, got 0 items",
     ]
 
 
 def test_minimum_and_type_messages() -> None:
     text = "version: 1\njourneys:\n  a:\n    weight: 0\n    tags: read\n    steps: []\n"
-    assert problems(text) == ["4:13: must be at least 1", "5:11: journeys.a.tags: expected a list, got a string"]
+    assert problems(text) == [
+        "4:13: journeys.a.weight: expected 1 or more, got 0",
+        "5:11: journeys.a.tags: expected a list, got a string",
+    ]
 
 
 def test_a_type_error_names_the_key_and_the_expected_form() -> None:
@@ -303,7 +317,7 @@ def test_yes_no_on_off_as_names_get_a_hint_about_yaml_booleans(word: str) -> Non
     expected = (
         f"'{word}' is read by YAML as the boolean {value}, not a name (quote it ('{word}'), or choose another name)"
     )
-    assert problems(text) == [f"3:3: {expected}", f"5:3: {expected}"]
+    assert problems(text) == [f"3:3: vars: {expected}", f"5:3: users: {expected}"]
 
 
 def test_an_unknown_key_in_a_profile_is_reported_once() -> None:
@@ -317,8 +331,9 @@ def test_an_unknown_key_in_a_profile_is_reported_once() -> None:
           bogus: 1
     """
     assert problems(text) == [
-        "6:7: unknown key 'ramps': expected one of stages, ramp, step, spike, wave, soak (did you mean 'ramp'?)",
-        "7:7: unknown key 'bogus': expected one of stages, ramp, step, spike, wave, soak",
+        "6:7: load.profiles.smoke: unknown key 'ramps': expected one of stages, ramp, step, spike, wave, soak"
+        " (did you mean 'ramp'?)",
+        "7:7: load.profiles.smoke: unknown key 'bogus': expected one of stages, ramp, step, spike, wave, soak",
     ]
 
 
