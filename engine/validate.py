@@ -154,7 +154,8 @@ def _named(root: Any, path: list[str | int], message: str) -> str:
 def _shown(value: Any) -> str:
     """A value as an author wrote it: '10 seconds', -1, true, or its kind for a list or a mapping."""
     if isinstance(value, str):
-        return repr(value) if "'" not in value else json.dumps(value)
+        value = value if len(value) <= 60 else value[:57] + "..."
+        return f"'{value}'" if "'" not in value else json.dumps(value)
     if isinstance(value, bool) or value is None:
         return json.dumps(value)
     if isinstance(value, (int, float)):
@@ -402,7 +403,11 @@ def _explain(error: ValidationError, root: Any, inherited: str | None = None) ->
         hint = did_you_mean(instance, rule) if isinstance(instance, str) else None
         yield _at(error, root, f"expected one of {options}, got {_shown(instance)}", hint)
     elif kind == "const":
-        hint = f"write {instance.strip()} without quotes" if isinstance(instance, str) and _NUMBER.fullmatch(instance) else None
+        hint = (
+            f"write {instance.strip()} without quotes"
+            if isinstance(instance, str) and _NUMBER.fullmatch(instance)
+            else None
+        )
         yield _at(error, root, f"expected {json.dumps(rule)}, got {_shown(instance)}", hint)
     elif kind in ("minimum", "exclusiveMinimum", "maximum", "exclusiveMaximum"):
         words = {
@@ -419,7 +424,9 @@ def _explain(error: ValidationError, root: Any, inherited: str | None = None) ->
         yield _at(error, root, f"expected {expected}, got {_count(len(instance), 'item')}")
     elif kind in ("minProperties", "maxProperties"):
         word = "at least" if kind == "minProperties" else "at most"
-        yield _at(error, root, f"expected {word} {_count(rule, 'entry')}, got {len(instance)}")
+        yield _at(
+            error, root, f"expected a mapping of {word} {_count(rule, 'entry')}, got {_count(len(instance), 'entry')}"
+        )
     elif kind in ("minLength", "maxLength"):
         word = "at least" if kind == "minLength" else "at most"
         yield _at(error, root, f"expected text of {word} {_count(rule, 'character')}, got {_shown(instance)}")

@@ -351,3 +351,74 @@ def test_an_unknown_key_in_a_profile_is_reported_once() -> None:
 )
 def test_describe(value: Any, words: str) -> None:
     assert describe(value) == words
+
+
+# -- every schema message starts with the key path and says the expected form -------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "fix"),
+    [
+        ("10 seconds", "write 10s"),
+        ("5sec", "write 5s"),
+        ("1.5 Min", "write 1.5m"),
+        ("2 hrs", "write 2h"),
+        ("250 milliseconds", "write 250ms"),
+        ("2d", "write 48h"),
+        ("'5'", "write 5s"),
+        ("-1", "a duration cannot be negative"),
+        ("-2s", "a duration cannot be negative"),
+        ("abc", None),
+        ("5 fortnights", None),
+    ],
+)
+def test_a_duration_error_names_the_key_the_form_and_the_fix(value: str, fix: str | None) -> None:
+    found = value.strip("'")
+    shown = found if value.startswith("-") and found[-1].isdigit() else f"'{found}'"
+    message = (
+        "4:12: defaults.timeout: expected a duration like 500ms, 2s, 1.5m or 1h, or a number of seconds (0 or more),"
+        f" got {shown}"
+    )
+    text = f"version: 1\njourneys: {{a: {{steps: []}}}}\ndefaults:\n  timeout: {value}\n"
+    assert problems(text) == [f"{message} ({fix})" if fix else message]
+
+
+def test_every_kind_of_value_error_starts_with_the_key_path() -> None:
+    text = """
+        version: 1
+        users: {}
+        data:
+          f: {csv: x.csv, delimiter: ""}
+        journeys:
+          a:
+            wait: {throughput: 0}
+            steps:
+              - get: /
+                expect: {max_ms: 0, status: 2XX, json: {"$.a": {}}}
+                auth: [a, b, c]
+              - loop: {count: 2, max: 2000000}
+                steps: []
+        load:
+          profiles:
+            p: {ramp: {users: 2, up: 1s, spawn_rate: 0}}
+        """
+    assert problems(text) == [
+        "2:8: users: expected a mapping of at least 1 entry, got 0 entries",
+        "4:30: data.f.delimiter: expected text of at least 1 character, got ''",
+        "7:24: journeys.a.wait.throughput: expected more than 0, got 0",
+        "10:26: journeys.a.steps[0].expect.max_ms: expected more than 0, got 0",
+        "10:37: journeys.a.steps[0].expect.status: expected a status code like 200, or a class like 2xx, got '2XX'"
+        " (write 2xx)",
+        '10:56: journeys.a.steps[0].expect.json["$.a"]: expected a mapping of at least 1 entry, got 0 entries',
+        "11:15: journeys.a.steps[0].auth: expected a list [username, password], got 3 items",
+        "12:31: journeys.a.steps[1].loop.max: expected 1000000 or less, got 2000000",
+        "16:46: load.profiles.p.ramp.spawn_rate: expected more than 0, got 0",
+    ]
+
+
+def test_a_threshold_with_a_unit_in_words_gets_the_fix() -> None:
+    text = "version: 1\njourneys: {a: {steps: []}}\nthresholds:\n  - {metric: p95, below: 2 sec}\n"
+    assert problems(text) == [
+        "4:26: thresholds[0].below: expected a number, a time like 300ms or 2s, or a percentage like 1%,"
+        " got '2 sec' (write 2s)"
+    ]
