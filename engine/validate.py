@@ -330,8 +330,8 @@ def _explain_unknown_keys(error: ValidationError, root: Any, rivals: list[str]) 
             hint = "split it into two steps" if in_list else "keep only one of them"
             yield _at_key(error, root, key, f"'{key}' cannot be combined with '{own}'", hint)
         else:
-            hint = suggest(key, properties) or did_you_mean(key, properties)
-            yield _at_key(error, root, key, f"unknown key '{key}'", hint)
+            meant = suggest(key, properties) or did_you_mean(key, properties)
+            yield _at_key(error, root, key, f"unknown key '{key}'", meant)
 
 
 def _odd_name(error: ValidationError, root: Any, key: Any, custom: str | None) -> ScenarioError:

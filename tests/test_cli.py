@@ -225,7 +225,10 @@ def test_validate_checks_a_fragment_only_file_as_a_library(tmp_path: Path) -> No
     )
     bad = run_engine("validate", str(lib), cwd=ROOT)
     assert (bad.returncode, bad.stdout) == (1, "")
-    assert bad.stderr == f"{lib}:5:14: template syntax error: unexpected '}}'\n{lib}:7:9: fragments.f.steps[1]: unknown key 'bogus'\n"
+    assert (
+        bad.stderr
+        == f"{lib}:5:14: template syntax error: unexpected '}}'\n{lib}:7:9: fragments.f.steps[1]: unknown key 'bogus'\n"
+    )
     # A file with users, journeys or settings is a scenario, as before.
     lib.write_text("version: 1\nhost: http://127.0.0.1:1\nvars: {a: 1}\n", encoding="utf-8")
     assert "a scenario needs users: or journeys:" in run_engine("validate", str(lib), cwd=ROOT).stderr

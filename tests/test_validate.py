@@ -147,11 +147,15 @@ def test_enum_value_is_reported_at_the_value_with_did_you_mean() -> None:
 
 def test_enum_value_far_from_every_choice_has_no_hint() -> None:
     text = steps("- get: /", "  on_failure: explode")
-    assert problems(text) == ["6:21: journeys.browse.steps[0].on_failure: expected one of stop, continue, got 'explode'"]
+    assert problems(text) == [
+        "6:21: journeys.browse.steps[0].on_failure: expected one of stop, continue, got 'explode'"
+    ]
 
 
 def test_const_says_what_was_found() -> None:
-    assert problems("version: '1'\njourneys: {a: {steps: []}}\n") == ["1:10: version: expected 1, got '1' (write 1 without quotes)"]
+    assert problems("version: '1'\njourneys: {a: {steps: []}}\n") == [
+        "1:10: version: expected 1, got '1' (write 1 without quotes)"
+    ]
 
 
 def test_think_step_with_misspelt_between_explains_the_think_branch_only() -> None:
@@ -191,7 +195,9 @@ def test_step_with_two_kinds_says_they_cannot_be_combined() -> None:
 
 def test_wait_with_two_kinds_says_keep_one() -> None:
     text = "version: 1\njourneys:\n  a:\n    wait: {between: [1, 2], pacing: 3}\n    steps: []\n"
-    assert problems(text) == ["4:29: journeys.a.wait: 'pacing' cannot be combined with 'between' (keep only one of them)"]
+    assert problems(text) == [
+        "4:29: journeys.a.wait: 'pacing' cannot be combined with 'between' (keep only one of them)"
+    ]
 
 
 KINDS = (
