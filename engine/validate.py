@@ -2,7 +2,12 @@
 
 jsonschema's raw messages are written for schema authors; here each error is
 placed at the YAML node it concerns (the key itself for unknown keys) and put
-in plain words with a "did you mean" where a key or value looks misspelt. For
+in plain words with a "did you mean" where a key or value looks misspelt. Every
+message starts with the key path (``users.Shopper.weight: ...``; the mapping's
+path for a problem with one of its keys), then says the expected form and what
+was found: the schema's ``expectedForm`` words a type error, its
+``errorMessage`` (``expected a duration like ...``) a value of the wrong form,
+and a nearly-right value gets the fix as its hint (``write 10s``). For
 ``anyOf`` (a step is a request *or* a think *or* ...), the branch the author
 evidently meant is the one explained.
 """
