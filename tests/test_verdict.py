@@ -86,7 +86,7 @@ def test_threshold_errors_name_the_place_and_the_fix(tmp_path: Path) -> None:
         "19:5: no request is named 'Itmes' (did you mean 'Items'?)",
         "21:5: no journey is named 'shp' (did you mean 'shop'?)",
         "22:5: no journey is named 'Shoper.shop' (did you mean 'Shopper.shop'?)",
-        "23:33: 'abort' needs 'for' too (abort stops the test when the sliding window of for: fails)",
+        "23:33: thresholds[10]: 'abort' needs 'for' too (abort stops the test when the sliding window of for: fails)",
         "24:33: a threshold has either below or above, not both",
         "25:5: unknown metric 'listd' (did you mean 'listed'?)",
         "26:29: counter 'listed' is a number: give it without a unit",
