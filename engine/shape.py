@@ -102,12 +102,14 @@ class ScenarioShape(LoadTestShape):
         target = profile.at(elapsed)
         if target is None:
             return None
+        every = list(self.runner.environment.user_classes if self.runner else self.classes.values())
         if target.personas is not None:
-            return target.users, target.spawn_rate, [self.classes[name] for name in target.personas]
+            # Only classes the runner has: a persona left out by --tags is not started (none at all if all are).
+            named = [cls for name in target.personas if (cls := self.classes.get(name)) in every]
+            return target.users, target.spawn_rate, named
         if any(stage.personas is not None for stage in profile.stages):
             # Without classes Locust keeps spawning the previous tick's: after a stage with personas, all again.
-            every = self.runner.environment.user_classes if self.runner else self.classes.values()
-            return target.users, target.spawn_rate, list(every)
+            return target.users, target.spawn_rate, every
         return target.users, target.spawn_rate
 
 

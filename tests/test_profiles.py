@@ -576,6 +576,8 @@ def test_the_persona_dispatcher_switches_classes_on_every_worker(write_scenario:
     assert sum(counts["A"] for counts in first.values()) == 1
     ours.new_dispatch(3, 100, None)  # no classes named: Locust's own dispatch (down to 3, by the last ones)
     assert sum(sum(counts.values()) for counts in list(ours)[-1].values()) == 3
+    ours.new_dispatch(2, 100, [])  # every named persona left out by --tags: nobody runs
+    assert list(ours)[-1] == {"w1": {"A": 0, "B": 0}, "w2": {"A": 0, "B": 0}}
 
 
 def test_persona_stages_on_a_master_and_a_worker(target_url: str, write_scenario: Callable[..., Path]) -> None:
@@ -627,3 +629,16 @@ def test_persona_stages_on_a_master_and_a_worker(target_url: str, write_scenario
 
     rows = {row["name"]: row["num_requests"] for row in json.loads(master.stdout)}
     assert rows.get("by A", 0) > 0 and rows.get("by B", 0) > 0, rows
+
+
+def test_a_stage_naming_a_persona_left_out_by_tags_starts_none_of_it(write_scenario: Callable[..., Path]) -> None:
+    from engine.load import load_plan
+
+    text = PERSONA_STAGES.replace("      a:\n", "      a:\n        tags: [a]\n")
+    plan = load_plan(write_scenario(text), module="profiles_test_persona_tags", tags=["a"])
+    assert set(plan.user_classes) == {"A"}  # B has no journey tagged a: Locust does not have it
+    tick = shape_at(plan)
+    a = plan.user_classes["A"]
+    assert tick(0) == (2, 2.0, [a])
+    assert tick(3600) == (2, 2.0, [])  # B's stage: the A users stop, and no B starts (the class is not there)
+    assert tick(7200) == (3, 3.0, [a])
