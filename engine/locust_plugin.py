@@ -160,9 +160,12 @@ def guard_profiles(plan: Plan, web_ui: Any) -> None:
     path = plan.program.scenario.path.name
 
     @web_ui.app.before_request
-    def refuse_unknown_profile() -> Any:
+    def before_swarm() -> Any:
         if request.method != "POST" or request.endpoint != "locust.swarm":
             return None
+        return web_ui.auth_required_if_enabled(refuse_unknown_profile)()  # with --web-login, only once logged in
+
+    def refuse_unknown_profile() -> Any:
         name = request.form.get("profile", "")
         if not name or name in names:
             return None
