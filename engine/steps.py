@@ -15,11 +15,12 @@ import logging
 import random
 import re
 import time
-from collections.abc import Iterator, Mapping
-from contextlib import AbstractContextManager
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlencode
+
+from greenlet import getcurrent, greenlet
 
 from engine.counters import Counters
 from engine.errors import Position
@@ -52,6 +53,18 @@ class StopRequested(Exception):
     """A step asks for its user to stop (a feeder ran out with ``on_exhausted: stop_user``)."""
 
 
+class RequestTimeout(TimeoutError):
+    """A request's ``timeout`` passed: raised into the user's greenlet wherever the request is.
+
+    A TimeoutError, which both clients take for a socket timeout (they report
+    it as a failed request and close the connection, which is not reused).
+    """
+
+
+def _expire(request: greenlet) -> None:
+    request.throw(RequestTimeout("request timed out"))
+
+
 def label(kind: str, pos: Position) -> str:
     """A stable stats name for a step that is not a request: ``loop (shop.yaml:42)``."""
     return f"{kind} ({Path(pos.file).name}:{pos.line})"
@@ -64,32 +77,30 @@ class Runner(Protocol):
 
     client: Any
 
-    def request_options(self, timeout: float, allow_redirects: bool) -> Mapping[str, Any] | None:
-        """Keyword arguments for ``client.request`` (besides name, data and headers), or None to use ``send``."""
+    timer: Callable[[float], Any]
+    """A new timer of the user's event loop (``gevent.get_hub().loop.timer``): a request's deadline.
+
+    ``timeout`` is a deadline for the whole request, connect to last byte, not
+    for each read. A new libev timer per request costs about 0.5 µs (a
+    ``gevent.Timeout`` about 2 µs; a reused timer would keep what was left of
+    its time when stopped)."""
+
+    def request_options(self, timeout: float, allow_redirects: bool) -> Mapping[str, Any]:
+        """Keyword arguments for ``client.request`` besides name, data and headers (``catch_response=True``)."""
         ...
 
-    def send(
-        self,
-        method: str,
-        url: str,
-        name: str,
-        headers: dict[str, str],
-        data: str | None,
-        timeout: float,
-        allow_redirects: bool,
-    ) -> AbstractContextManager[Any]:
-        """Send a request that ``client.request`` cannot take as it is (``catch_response=True``)."""
-        ...
+    def transport_error(self, response: Any, timeout: float) -> str | None:
+        """Why no response, or not all of it, arrived; None when it did (only its status is an error).
 
-    def transport_error(self, response: Any, timeout: float) -> str:
-        """Why no response arrived (the response has no status)."""
+        Asked when the response has no status, or when the client recorded an error with it.
+        """
         ...
 
     def cookie(self, name: str) -> str | None: ...
 
     def think(self, seconds: float) -> None: ...
 
-    def report_failure(self, method: str, name: str, message: str) -> None: ...
+    def report_failure(self, method: str, name: str, message: str, response_time: float = 0) -> None: ...
 
 
 class StepProgram:
@@ -304,6 +315,7 @@ class RequestStep(StepProgram):
         and more attempts may follow. This frame and the ones below it are live
         while the request waits on its socket, so the request goes straight to the
         client (see :meth:`Runner.request_options`) and ``run`` is this very method.
+        The request runs under its deadline (see :attr:`Runner.timer`).
         """
         try:
             url, headers, data = self._prepare(user, scope)
@@ -311,15 +323,24 @@ class RequestStep(StepProgram):
             user.report_failure(self.method, self.name, f"template error: {exc}")
             return self.keep_going
         options = user.request_options(self.timeout, self.allow_redirects)
-        if options is None:
-            sent = user.send(self.method, url, self.name, headers, data, self.timeout, self.allow_redirects)
-        else:
+        deadline = user.timer(self.timeout)
+        deadline.start(_expire, getcurrent(), update=True)
+        try:
             sent = user.client.request(self.method, url, name=self.name, data=data, headers=headers, **options)
+        except RequestTimeout:  # past the deadline where the client does not catch it (it reports nothing then)
+            message = f"request timed out after {self.timeout:g}s"
+            user.report_failure(self.method, self.name, message, self.timeout * 1000)
+            return self.keep_going
+        finally:
+            deadline.close()
         with sent as response:
             status = response.status_code
-            if not status:  # no response at all
-                response.failure(user.transport_error(response, self.timeout))
-                return self.keep_going
+            # no response at all, or not all of it (the fast client keeps the error of a body cut short)
+            if not status or response.request_meta["exception"] is not None:
+                broken = user.transport_error(response, self.timeout)
+                if broken is not None:
+                    response.failure(broken)
+                    return self.keep_going
             view = ResponseView(response, status, response.request_meta["response_time"], user.cookie)
             problems: list[str] = []
             try:

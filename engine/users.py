@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import errno
 import functools
+import http.client
 import importlib.metadata
 import logging
 import socket
@@ -18,7 +19,9 @@ from collections.abc import Callable, Mapping
 from typing import Any, ClassVar, cast
 
 import gevent
+from geventhttpclient.response import HTTPParseError
 from locust import FastHttpUser, HttpUser, between, constant, constant_pacing, constant_throughput
+from locust.contrib.fasthttp import LocustBadStatusCode
 from locust.exception import StopUser
 from locust.stats import RequestStats
 from locust.user.task import LOCUST_STATE_RUNNING, LOCUST_STATE_STOPPING, LOCUST_STATE_WAITING
@@ -61,6 +64,13 @@ def describe_transport_error(error: BaseException, timeout: float) -> str:
     text = " ".join(f"{type(e).__name__} {e}" for e in chain).lower()
     if any(isinstance(e, (socket.timeout, TimeoutError, gevent.Timeout)) for e in chain) or "timed out" in text:
         return f"request timed out after {timeout:g}s"
+    for e in chain:
+        if isinstance(e, http.client.IncompleteRead):
+            if isinstance(e.partial, int) and e.expected is not None:  # urllib3: of a Content-Length
+                return cut_short(e.partial, e.partial + e.expected)
+            return cut_short(None, None)  # http.client: of a chunk
+    if "response ended prematurely" in text:  # urllib3: no last chunk
+        return cut_short(None, None)
     if any(isinstance(e, ConnectionRefusedError) for e in chain) or "refused" in text:
         return "connection refused"
     if any(isinstance(e, socket.gaierror) for e in chain) or "name or service not known" in text:
@@ -74,7 +84,17 @@ def describe_transport_error(error: BaseException, timeout: float) -> str:
     return f"connection error ({type(error).__name__})"
 
 
+def cut_short(received: int | None, length: int | None) -> str:
+    """A body that ended before its ``Content-Length`` (``length`` bytes), or before its last chunk (None)."""
+    if length is None:
+        return "response ended before its last chunk"
+    return f"response ended before its Content-Length ({received} of {length} bytes)"
+
+
 def _inner(error: BaseException) -> BaseException | None:
+    original = getattr(error, "original", None)  # geventhttpclient's RetriesExceeded
+    if isinstance(original, BaseException):
+        return original
     for arg in getattr(error, "args", ()):
         if isinstance(arg, BaseException):
             return arg
@@ -98,6 +118,7 @@ class ScenarioUser:
         super().__init__(environment)  # type: ignore[call-arg]
         self.vars = self.program.new_scope()
         self.session_headers: dict[str, str] = {}
+        self.timer = gevent.get_hub().loop.timer  # for the deadline of each request
         self.started = False
         self.retry_waits = False
         self.stop_reason: str | None = None
@@ -161,40 +182,27 @@ class ScenarioUser:
             raise StopUser()
         self._state = LOCUST_STATE_RUNNING
 
-    def report_failure(self, method: str, name: str, message: str) -> None:
+    def report_failure(self, method: str, name: str, message: str, response_time: float = 0) -> None:
         self.environment.events.request.fire(
             request_type=method,
             name=name,
-            response_time=0,
+            response_time=response_time,
             response_length=0,
             response=None,
             context={},
             exception=EngineFailure(message),
         )
 
-    def request_options(self, timeout: float, allow_redirects: bool) -> Mapping[str, Any] | None:
+    def request_options(self, timeout: float, allow_redirects: bool) -> Mapping[str, Any]:
         """Keyword arguments for ``client.request`` besides name, data and headers (client-specific)."""
-        raise NotImplementedError
-
-    def send(
-        self,
-        method: str,
-        url: str,
-        name: str,
-        headers: dict[str, str],
-        data: str | None,
-        timeout: float,
-        allow_redirects: bool,
-    ) -> Any:
-        """Send a request that ``request_options`` has no options for (only the fast client needs this)."""
         raise NotImplementedError
 
     def cookie(self, name: str) -> str | None:
         """A cookie of this user's session (client-specific)."""
         raise NotImplementedError
 
-    def transport_error(self, response: Any, timeout: float) -> str:
-        """Why no response arrived (the response has no status)."""
+    def transport_error(self, response: Any, timeout: float) -> str | None:
+        """Why no response arrived (python-requests: the response has no status)."""
         error = getattr(response, "error", None)
         return describe_transport_error(error or ConnectionError("no response"), timeout)
 
@@ -223,33 +231,32 @@ class ScenarioFastUser(ScenarioUser, FastHttpUser):
 
     FastHttpUser would silently send ``timeout=`` and ``cookies=`` as query
     parameters, and its socket timeout is fixed per user: the class attributes
-    hold the longest timeout of the persona's requests, and a request with a
-    shorter one gets a gevent.Timeout around it.
+    hold the longest timeout of the persona's requests (a socket timeout per
+    read, never shorter than a request's deadline, which the step keeps).
     """
 
     abstract = True
     default_headers = DEFAULT_HEADERS
 
-    def request_options(self, timeout: float, allow_redirects: bool) -> Mapping[str, Any] | None:
-        return _FAST_OPTIONS[allow_redirects] if timeout == self.network_timeout else None
+    def request_options(self, timeout: float, allow_redirects: bool) -> Mapping[str, Any]:
+        return _FAST_OPTIONS[allow_redirects]
 
-    def send(
-        self,
-        method: str,
-        url: str,
-        name: str,
-        headers: dict[str, str],
-        data: str | None,
-        timeout: float,
-        allow_redirects: bool,
-    ) -> Any:
-        timer = gevent.Timeout(timeout, TimeoutError("timed out"))
-        timer.start()
-        try:
-            options = _FAST_OPTIONS[allow_redirects]
-            return self.client.request(method, url, name=name, data=data, headers=headers, **options)
-        finally:
-            timer.close()
+    def transport_error(self, response: Any, timeout: float) -> str | None:
+        """Why no response, or not all of it, arrived; None for a response whose only error is its status.
+
+        The fast client keeps a response whose body failed (cut short, reset, timed
+        out) with its status, and the error in ``request_meta``.
+        """
+        error = response.request_meta["exception"] or getattr(response, "error", None)
+        if response.status_code:
+            if isinstance(error, LocustBadStatusCode):
+                return None
+            raw = response._response
+            if isinstance(error, HTTPParseError) and str(error).startswith("Incomplete") and raw is not None:
+                length = raw.content_length
+                received = None if length is None else length - raw.get_remaining_content_length()
+                return cut_short(received, length)
+        return describe_transport_error(error or ConnectionError("no response"), timeout)
 
     def cookie(self, name: str) -> str | None:
         for cookie in self.client.cookiejar:
