@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import struct
 import threading
 import time
 from collections.abc import Iterator
@@ -57,6 +58,9 @@ def _handle(conn: socket.socket) -> None:
                 continue
             if path in CUT_SHORT:
                 conn.sendall(CUT_SHORT[path])
+            elif path == b"/reset":  # part of the body, then a reset (RST) instead of the rest
+                conn.sendall(CUT_SHORT[b"/short"])
+                conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             elif path == b"/repeated":
                 head = b"Vary: a\r\nVary: b\r\nX-Many: 1\r\nX-Many: 2\r\nContent-Length: 2\r\n"
                 conn.sendall(b"HTTP/1.1 200 OK\r\n" + head + b"Connection: close\r\n\r\nok")
@@ -171,6 +175,8 @@ def test_a_response_cut_short_fails_alike(harness, odd_server) -> None:
           on_failure: continue
         - get: /short-chunk
           on_failure: continue
+        - get: /reset
+          on_failure: continue
         - get: /ok
           expect: {body_matches: "^ok$"}
         """
@@ -181,11 +187,13 @@ def test_a_response_cut_short_fails_alike(harness, odd_server) -> None:
         ("GET", "/short", "response ended before its Content-Length (10 of 100 bytes)"): 1,
         ("GET", "/short-chunked", "response ended before its last chunk"): 1,
         ("GET", "/short-chunk", "response ended before its last chunk"): 1,
+        ("GET", "/reset", "connection reset"): 1,
     }
     assert seen[0][1] == {
         ("GET", "/short"): (1, 1),
         ("GET", "/short-chunked"): (1, 1),
         ("GET", "/short-chunk"): (1, 1),
+        ("GET", "/reset"): (1, 1),
         ("GET", "/ok"): (1, 0),
     }
     assert seen[1] == seen[0]
