@@ -53,6 +53,10 @@ def _handle(conn: socket.socket) -> None:
             if path == b"/ok":
                 conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
                 continue
+            if path == b"/wait":  # 1.2 s, then the answer
+                time.sleep(1.2)
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+                continue
             if path.startswith(b"/dribble"):
                 _dribble(conn, path)
                 continue
@@ -250,3 +254,11 @@ def test_a_deadline_ends_with_its_request(harness, odd_server, client) -> None:
     gevent.sleep(0.5)  # a deadline left running would be raised here
     h.journey(user)
     assert counts(h) == {("GET", "/ok"): (4, 0)}
+
+
+@pytest.mark.parametrize("client", CLIENTS)
+def test_each_request_gets_its_whole_timeout(harness, odd_server, client) -> None:
+    """Two requests of 1.2 s under a timeout of 2 s both pass: the second is not left the 0.8 s the first left."""
+    h = harness(scenario("- get: /wait\n- get: /wait\n  name: again", client, defaults={"timeout": 2}), host=odd_server)
+    h.journey(h.user())
+    assert counts(h) == {("GET", "/wait"): (1, 0), ("GET", "again"): (1, 0)}
