@@ -96,9 +96,9 @@ class Runner(Protocol):
 
     deadlines: Deadlines
 
-    def request_options(self, timeout: float, allow_redirects: bool) -> Mapping[str, Any]:
-        """Keyword arguments for ``client.request`` besides name, data and headers (``catch_response=True``)."""
-        ...
+    request_options: Mapping[tuple[float, bool], Mapping[str, Any]]
+    """Keyword arguments for ``client.request`` besides name, data and headers (``catch_response=True``),
+    by (timeout, allow_redirects): a lookup, not a call, on the hot path."""
 
     def transport_error(self, response: Any, timeout: float) -> str | None:
         """Why no response, or not all of it, arrived; None when it did (only its status is an error).
@@ -248,6 +248,7 @@ class RequestStep(StepProgram):
         self.body = renderers.get(self.body_kind) if self.body_kind else None
         self.timeout = timeout
         self.allow_redirects = allow_redirects
+        self.send_key = (timeout, allow_redirects)
         self.checks = checks
         self.savers = savers
         self.keep_going = spec.on_failure == "continue"
@@ -325,7 +326,7 @@ class RequestStep(StepProgram):
         Within a poll, ``attempt.pending`` tells that ``until`` does not hold yet
         and more attempts may follow. This frame and the ones below it are live
         while the request waits on its socket, so the request goes straight to the
-        client (see :meth:`Runner.request_options`) and ``run`` is this very method.
+        client (see :attr:`Runner.request_options`) and ``run`` is this very method.
         The request runs under its deadline (see :class:`Deadlines`).
         """
         try:
@@ -333,7 +334,7 @@ class RequestStep(StepProgram):
         except Exception as exc:
             user.report_failure(self.method, self.name, f"template error: {exc}")
             return self.keep_going
-        options = user.request_options(self.timeout, self.allow_redirects)
+        options = user.request_options[self.send_key]
         deadline = user.deadlines[self.timeout]
         deadline.again(_expire, getcurrent(), deadline)
         try:

@@ -104,6 +104,29 @@ def _inner(error: BaseException) -> BaseException | None:
     return None
 
 
+def _http_options(timeout: float, allow_redirects: bool) -> dict[str, Any]:
+    """python-requests applies ``timeout`` to connecting and to each read: within the step's deadline."""
+    return {"timeout": timeout, "allow_redirects": allow_redirects, "catch_response": True}
+
+
+def _fast_options(timeout: float, allow_redirects: bool) -> dict[str, Any]:
+    """FastHttpUser takes no ``timeout=`` (it would send it as a query parameter): the deadline is the step's."""
+    return {"allow_redirects": allow_redirects, "catch_response": True}
+
+
+class RequestOptions(dict[tuple[float, bool], Mapping[str, Any]]):
+    """A client's keyword arguments for ``client.request``, by (timeout, allow_redirects), each made once:
+    a request looks its options up, with no call of its own."""
+
+    def __init__(self, make: Callable[[float, bool], Mapping[str, Any]]) -> None:
+        super().__init__()
+        self.make = make
+
+    def __missing__(self, key: tuple[float, bool]) -> Mapping[str, Any]:
+        options = self[key] = self.make(*key)
+        return options
+
+
 class ScenarioUser:
     """What both generated base classes share: scope, session headers, on_start/on_stop, think."""
 
@@ -193,9 +216,8 @@ class ScenarioUser:
             exception=EngineFailure(message),
         )
 
-    def request_options(self, timeout: float, allow_redirects: bool) -> Mapping[str, Any]:
-        """Keyword arguments for ``client.request`` besides name, data and headers (client-specific)."""
-        raise NotImplementedError
+    request_options: Mapping[tuple[float, bool], Mapping[str, Any]]
+    """Keyword arguments for ``client.request`` besides name, data and headers, by (timeout, allow_redirects)."""
 
     def cookie(self, name: str) -> str | None:
         """A cookie of this user's session (client-specific)."""
@@ -218,8 +240,7 @@ class ScenarioHttpUser(ScenarioUser, HttpUser):
         self.client.verify = self.verify_tls
         self.client.headers.update(DEFAULT_HEADERS)
 
-    def request_options(self, timeout: float, allow_redirects: bool) -> Mapping[str, Any]:
-        return _http_options(timeout, allow_redirects)
+    request_options = RequestOptions(_http_options)
 
     def cookie(self, name: str) -> str | None:
         value: str | None = self.client.cookies.get(name)
@@ -238,8 +259,7 @@ class ScenarioFastUser(ScenarioUser, FastHttpUser):
     abstract = True
     default_headers = DEFAULT_HEADERS
 
-    def request_options(self, timeout: float, allow_redirects: bool) -> Mapping[str, Any]:
-        return _FAST_OPTIONS[allow_redirects]
+    request_options = RequestOptions(_fast_options)
 
     def transport_error(self, response: Any, timeout: float) -> str | None:
         """Why no response, or not all of it, arrived; None for a response whose only error is its status.
@@ -281,16 +301,6 @@ def longest_timeout(persona_program: PersonaProgram, default: float) -> float:
     steps = [*persona_program.on_start, *persona_program.on_stop]
     steps += [step for journey in persona_program.journeys for step in journey.steps]
     return max([default, *(step.timeout for step in iter_requests(steps))])
-
-
-@functools.cache
-def _http_options(timeout: float, allow_redirects: bool) -> Mapping[str, Any]:
-    return {"timeout": timeout, "allow_redirects": allow_redirects, "catch_response": True}
-
-
-_FAST_OPTIONS: dict[bool, Mapping[str, Any]] = {
-    redirects: {"allow_redirects": redirects, "catch_response": True} for redirects in (True, False)
-}
 
 
 def play(journey: JourneyProgram, user: ScenarioUser) -> None:
