@@ -28,7 +28,7 @@ from locust.user.task import LOCUST_STATE_RUNNING, LOCUST_STATE_STOPPING, LOCUST
 
 from engine.compiler import JourneyProgram, PersonaProgram, Program
 from engine.model import Wait
-from engine.steps import Deadlines, StopRequested, iter_requests, run_steps
+from engine.steps import StopRequested, iter_requests, run_steps
 
 log = logging.getLogger("engine.users")
 
@@ -141,7 +141,6 @@ class ScenarioUser:
         super().__init__(environment)  # type: ignore[call-arg]
         self.vars = self.program.new_scope()
         self.session_headers: dict[str, str] = {}
-        self.deadlines = Deadlines()
         self.started = False
         self.retry_waits = False
         self.stop_reason: str | None = None
