@@ -15,6 +15,7 @@ import importlib.metadata
 import logging
 import socket
 import time
+import zlib
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar, cast
 
@@ -71,6 +72,8 @@ def describe_transport_error(error: BaseException, timeout: float) -> str:
             return cut_short(None, None)  # http.client: of a chunk
     if "response ended prematurely" in text:  # urllib3: no last chunk
         return cut_short(None, None)
+    if any(isinstance(e, zlib.error) for e in chain) or "failed to decode" in text:
+        return "response body not decodable (Content-Encoding)"
     if any(isinstance(e, ConnectionRefusedError) for e in chain) or "refused" in text:
         return "connection refused"
     if any(isinstance(e, socket.gaierror) for e in chain) or "name or service not known" in text:

@@ -15,10 +15,11 @@ from runtime_support import CLIENTS, counts, occurrences, scenario
 RANDOM = bytes(range(256))[::-1]  # bytes whose charset cannot be detected
 
 
-CUT_SHORT = {  # a body that ends (the server closes) before the length its headers declare
+CUT_SHORT = {  # bodies that fail: closed before the length their headers declare, or not gzip
     b"/short": b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n0123456789",
     b"/short-chunked": b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\na\r\n0123456789\r\n",
     b"/short-chunk": b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n64\r\n0123456789",
+    b"/bad-gzip": b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: 10\r\n\r\n0123456789",
 }
 DRIBBLE = 60  # bytes a dribbling response sends, one every 100 ms (6 s in all)
 
@@ -169,7 +170,8 @@ def test_templates_read_repeated_headers_alike(harness, odd_server) -> None:
 
 
 def test_a_response_cut_short_fails_alike(harness, odd_server) -> None:
-    """A body that ends before its Content-Length (or its last chunk) is a failed request on both clients."""
+    """A body that ends before its Content-Length (or its last chunk), is reset, or cannot be decoded,
+    is a failed request with the same message on both clients."""
     seen = []
     for client in CLIENTS:
         steps = """
@@ -180,6 +182,8 @@ def test_a_response_cut_short_fails_alike(harness, odd_server) -> None:
         - get: /short-chunk
           on_failure: continue
         - get: /reset
+          on_failure: continue
+        - get: /bad-gzip
           on_failure: continue
         - get: /ok
           expect: {body_matches: "^ok$"}
@@ -192,12 +196,14 @@ def test_a_response_cut_short_fails_alike(harness, odd_server) -> None:
         ("GET", "/short-chunked", "response ended before its last chunk"): 1,
         ("GET", "/short-chunk", "response ended before its last chunk"): 1,
         ("GET", "/reset", "connection reset"): 1,
+        ("GET", "/bad-gzip", "response body not decodable (Content-Encoding)"): 1,
     }
     assert seen[0][1] == {
         ("GET", "/short"): (1, 1),
         ("GET", "/short-chunked"): (1, 1),
         ("GET", "/short-chunk"): (1, 1),
         ("GET", "/reset"): (1, 1),
+        ("GET", "/bad-gzip"): (1, 1),
         ("GET", "/ok"): (1, 0),
     }
     assert seen[1] == seen[0]
