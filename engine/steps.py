@@ -17,13 +17,13 @@ import re
 import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
+from time import monotonic
 from typing import Any, Protocol
 from urllib.parse import urlencode
 
-import gevent
-from greenlet import getcurrent, greenlet
+from greenlet import getcurrent
 
-from engine import diagnose
+from engine import diagnose, timeouts
 from engine.counters import Counters
 from engine.errors import Position
 from engine.expect import Checks
@@ -33,6 +33,7 @@ from engine.model import Assign, Choose, Feed, If, Log, Loop, Poll, Request, Set
 from engine.response import ResponseView
 from engine.sentinels import Sentinel
 from engine.templates import Constant, Mapping_, Renderer, Scope, stats_name
+from engine.timeouts import INFLIGHT, WATCH, RequestTimeout
 
 log = logging.getLogger("engine.steps")
 _JSON_TYPE = {"Content-Type": "application/json"}
@@ -54,33 +55,6 @@ _ABSENT = Sentinel("absent")
 
 class StopRequested(Exception):
     """A step asks for its user to stop (a feeder ran out with ``on_exhausted: stop_user``)."""
-
-
-class RequestTimeout(TimeoutError):
-    """A request's ``timeout`` passed: raised into the user's greenlet wherever the request is.
-
-    A TimeoutError, which both clients take for a socket timeout (they report
-    it as a failed request and close the connection, which is not reused).
-    """
-
-
-def deadline_timer(seconds: float) -> Any:
-    """A timer for the deadline of a request: ``timeout`` is a deadline for the whole request,
-    connect to last byte, not for each read.
-
-    A request step keeps the timers of its requests in a pool (``RequestStep.timers``,
-    as many as it has had requests at once) and reuses them: ``again()`` starts one
-    for its full time (``start()`` after a ``stop()`` would keep only what was left of
-    it), which needs a repeating timer; the first expiry stops it. Reusing a timer
-    costs a fraction of a microsecond per request (a new ``gevent.Timeout`` about
-    2 µs) and nothing per user.
-    """
-    return gevent.get_hub().loop.timer(seconds, seconds)
-
-
-def _expire(request: greenlet, timer: Any) -> None:
-    timer.stop()  # it repeats (see deadline_timer): once is enough
-    request.throw(RequestTimeout("request timed out"))
 
 
 def label(kind: str, pos: Position) -> str:
@@ -248,7 +222,6 @@ class RequestStep(StepProgram):
         self.timeout = timeout
         self.allow_redirects = allow_redirects
         self.send_key = (timeout, allow_redirects)
-        self.timers: list[Any] = []  # idle deadline timers (see deadline_timer), shared by the users
         self.checks = checks
         self.savers = savers
         self.keep_going = spec.on_failure == "continue"
@@ -327,7 +300,7 @@ class RequestStep(StepProgram):
         and more attempts may follow. This frame and the ones below it are live
         while the request waits on its socket, so the request goes straight to the
         client (see :attr:`Runner.request_options`) and ``run`` is this very method.
-        The request runs under its deadline (see :func:`deadline_timer`).
+        The request runs under its deadline (see :mod:`engine.timeouts`).
         """
         try:
             url, headers, data = self._prepare(user, scope)
@@ -335,9 +308,10 @@ class RequestStep(StepProgram):
             user.report_failure(self.method, self.name, f"template error: {exc}")
             return self.keep_going
         options = user.request_options[self.send_key]
-        timers = self.timers
-        deadline = timers.pop() if timers else deadline_timer(self.timeout)
-        deadline.again(_expire, getcurrent(), deadline)
+        if not WATCH.on:
+            timeouts.watch()
+        request = getcurrent()
+        INFLIGHT[request] = monotonic() + self.timeout
         try:
             sent = user.client.request(self.method, url, name=self.name, data=data, headers=headers, **options)
         except RequestTimeout:  # past the deadline where the client does not catch it (it reports nothing then)
@@ -345,8 +319,7 @@ class RequestStep(StepProgram):
             user.report_failure(self.method, self.name, message, self.timeout * 1000)
             return self.keep_going
         finally:
-            deadline.stop()
-            timers.append(deadline)
+            INFLIGHT.pop(request, None)
         with sent as response:
             status = response.status_code
             # no response at all, or not all of it (the fast client keeps the error of a body cut short)
