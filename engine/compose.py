@@ -3,7 +3,8 @@
 ``include:`` pulls in the vars, fragments, data, services and environments of
 other files (relative to the including file, recursively); the including file
 wins for vars, and anything else defined twice is an error. Then ``--env NAME``
-overlays an environment, and ``--var name=value`` replaces vars. Every node keeps
+overlays an environment, and ``--var name=value`` replaces vars (``--var
+defaults.client=fast`` sets one of the scalar defaults, checked by the schema). Every node keeps
 the position of the file it was written in, so later errors point there.
 """
 
@@ -19,11 +20,14 @@ import yaml
 from engine.errors import Position, ScenarioError, ScenarioErrors, did_you_mean
 from engine.files import Confinement, FileRefused, parse_size
 from engine.source import MarkedDict, read_file
-from engine.validate import validate
+from engine.validate import check_value, schema, validate
 
 SHARED = ("vars", "fragments", "data", "services", "environments")
 INCLUDABLE = frozenset({"version", "name", "description", "include", *SHARED})
 COMMAND_LINE = Position("<command line>", 1, 1)
+DEFAULTS = "defaults."
+# The defaults --var can set: every scalar one (headers is a mapping, set in the file or an environment).
+SETTABLE_DEFAULTS = [key for key in schema()["definitions"]["defaults"]["properties"] if key != "headers"]
 _NOUNS = {"fragments": "fragment", "data": "feeder", "services": "service", "environments": "environment"}
 
 
@@ -194,13 +198,46 @@ def apply_overrides(data: MarkedDict, overrides: Overrides, problems: list[Scena
         known = list(variables) if isinstance(variables, dict) else []
         if not sep or not name:
             problems.append(ScenarioError(COMMAND_LINE, f"--var {item}: expected name=value"))
+        elif name.startswith(DEFAULTS):
+            _set_default(data, name, _scalar(text), problems)
         elif name not in known:
-            hint = did_you_mean(name, known) or "--var can only replace a var the scenario defines under vars:"
+            if name in SETTABLE_DEFAULTS:  # --var client=fast: the setting is meant
+                hint = f"--var {DEFAULTS}{name}={text} sets defaults.{name}"
+            else:
+                hint = did_you_mean(name, known) or "--var can only replace a var the scenario defines under vars:"
             problems.append(ScenarioError(COMMAND_LINE, f"--var {name}: the scenario has no var '{name}'", hint))
         else:
             assert isinstance(variables, MarkedDict)
             variables[name] = _scalar(text)
             variables.value_pos[name] = COMMAND_LINE
+
+
+def _set_default(data: MarkedDict, name: str, value: Any, problems: list[ScenarioError]) -> None:
+    """``--var defaults.client=fast``: set one of the scalar ``defaults`` (checked like the file's own)."""
+    key = name[len(DEFAULTS) :]
+    if key == "headers":
+        hint = "set them in the file's defaults, or in an environment's"
+        problems.append(ScenarioError(COMMAND_LINE, f"--var {name}: headers cannot be set with --var", hint))
+        return
+    if key not in SETTABLE_DEFAULTS:
+        hint = (
+            did_you_mean(key, SETTABLE_DEFAULTS)
+            or f"--var can set {', '.join(DEFAULTS + k for k in SETTABLE_DEFAULTS)}"
+        )
+        problems.append(ScenarioError(COMMAND_LINE, f"--var {name}: defaults has no setting '{key}'", hint))
+        return
+    wrong = check_value(["defaults", key], value)
+    for problem in wrong:
+        problems.append(ScenarioError(COMMAND_LINE, f"--var {problem.message}", problem.hint))
+    if wrong:
+        return
+    target = data.get("defaults")
+    if not isinstance(target, MarkedDict):
+        target = _empty_like(data)
+        data["defaults"] = target
+        data.key_pos["defaults"] = data.value_pos["defaults"] = COMMAND_LINE
+    target[key] = value
+    target.key_pos[key] = target.value_pos[key] = COMMAND_LINE
 
 
 def _overlay(data: MarkedDict, section: str, values: MarkedDict) -> None:

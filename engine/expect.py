@@ -21,11 +21,12 @@ from engine.files import UNCONFINED, Confinement, FileRefused
 from engine.jsonpaths import JsonPath, JsonPathError
 from engine.model import Expectation, Match, Target, Value
 from engine.response import NotJson, ResponseView
+from engine.sentinels import Sentinel
 from engine.source import position_of
 from engine.templates import RESPONSE_NAMES, Constant, Renderer, Scope, Sequence_, Templates
 
 log = logging.getLogger("engine.expect")
-_ABSENT: Any = object()
+_ABSENT: Any = Sentinel("absent")
 _INDEX = re.compile(r"\[[0-9]+\]")
 _JSON_TYPES = {
     "string": lambda v: isinstance(v, str),

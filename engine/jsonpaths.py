@@ -14,6 +14,8 @@ from typing import Any
 from jsonpath_ng import jsonpath as ast
 from jsonpath_ng.ext import parse as parse_ext
 
+from engine.sentinels import Sentinel
+
 _STEP = re.compile(
     r"""\.(?P<name>[A-Za-z_][A-Za-z0-9_-]*)"""
     r"""|\[(?P<all>\*)\]"""
@@ -23,7 +25,7 @@ _STEP = re.compile(
 _MULTI_NODES = frozenset({"Slice", "Descendants", "Where", "WhereNot", "Union", "Intersect", "Wildcard", "Filter"})
 
 
-ALL: Any = object()  # a [*] step
+ALL: Any = Sentinel("[*]")  # a [*] step
 
 
 class JsonPathError(ValueError):

@@ -18,7 +18,7 @@ from typing import Any
 from locust import events
 from locust.argument_parser import get_empty_argument_parser
 
-from engine import lifecycle, templates, verdict
+from engine import diagnose, lifecycle, templates, verdict
 from engine.compose import Overrides
 from engine.errors import ScenarioErrors, did_you_mean
 from engine.load import Plan, load_plan
@@ -121,12 +121,12 @@ def load_from_command_line(module: str, argv: list[str] | None = None) -> Plan:
         sys.stderr.write(f"error: --profile {options.profile}: no such profile in {options.scenario} ({hint})\n")
         sys.exit(EXIT_INVALID_SCENARIO)
     watch_workers(plan)
-    events.init.add_listener(lambda environment, runner=None, **_: hook(plan, environment, runner))
+    events.init.add_listener(lambda environment, runner=None, web_ui=None, **_: hook(plan, environment, runner, web_ui))
     return plan
 
 
-def hook(plan: Plan, environment: Any, runner: Any) -> None:
-    """Once per process: setup/teardown, feeders, counters and the verdict on this runner."""
+def hook(plan: Plan, environment: Any, runner: Any, web_ui: Any = None) -> None:
+    """Once per process: setup/teardown, feeders, counters, the verdict on this runner, the web UI's profiles."""
     import gevent
     from locust.runners import STATE_INIT, STATE_STOPPED, WorkerRunner
 
@@ -135,8 +135,11 @@ def hook(plan: Plan, environment: Any, runner: Any) -> None:
     gevent.get_hub().loop.update_now()
     index = max(runner.worker_index, -1) + 1 if isinstance(runner, WorkerRunner) else 0
     templates.seed_fake(plan.program.builtins.get("fake"), plan.program.scenario.faker_seed, index)
+    diagnose.attach(environment)  # before setup: a new test's counts start before setup's requests
     lifecycle.attach(plan.program, environment, runner)
     judge = verdict.attach(plan.program, environment, runner)
+    if web_ui is not None:
+        guard_profiles(plan, web_ui)
     if isinstance(runner, WorkerRunner):
         return
 
@@ -147,6 +150,39 @@ def hook(plan: Plan, environment: Any, runner: Any) -> None:
 
     environment.events.quitting.add_listener(quitting)
     environment.events.quit.add_listener(lambda exit_code, **_: verdict.print_table(judge))
+
+
+def guard_profiles(plan: Plan, web_ui: Any) -> None:
+    """The web UI's start form: offer the scenario's profiles, and refuse a profile it does not define.
+
+    Locust's "Profile" field suggests the names in its ``all_profiles`` template
+    argument (it still takes free text). A start (or edit) naming another profile
+    is answered ``{"success": false, "message": ...}`` before Locust's ``/swarm``
+    runs, so the form shows why and no user starts; an empty field selects
+    ``load.default`` (or the form's users and rate without one).
+    """
+    from flask import jsonify, request
+
+    names = [profile.name for profile in plan.program.scenario.profiles]
+    if not names:
+        return  # Locust's --profile is then only its own test-run label
+    web_ui.template_args["all_profiles"] = names
+    path = plan.program.scenario.path.name
+
+    @web_ui.app.before_request
+    def before_swarm() -> Any:
+        if request.method != "POST" or request.endpoint != "locust.swarm":
+            return None
+        return web_ui.auth_required_if_enabled(refuse_unknown_profile)()  # with --web-login, only once logged in
+
+    def refuse_unknown_profile() -> Any:
+        name = request.form.get("profile", "")
+        if not name or name in names:
+            return None
+        hint = did_you_mean(name, names)
+        message = f"no such profile '{name}' in {path}{f' ({hint})' if hint else ''}; its profiles: {', '.join(names)}"
+        log.error("web UI start refused: %s", message)
+        return jsonify({"success": False, "message": message, "host": web_ui.environment.host})
 
 
 def watch_workers(plan: Plan) -> None:
@@ -174,7 +210,11 @@ def watch_workers(plan: Plan) -> None:
                     plan.program.scenario.path,
                     plan.digest,
                 )
-                environment.process_exit_code = EXIT_INVALID_SCENARIO
+                reason = (
+                    f"worker {msg.node_id} runs a different scenario ({msg.data.get('path')}) "
+                    f"than the master ({plan.program.scenario.path})"
+                )
+                verdict.refuse(environment, reason)
                 runner.quit()
 
             runner.register_message(DIGEST_MESSAGE, check)

@@ -11,6 +11,10 @@ import json as _json
 from collections.abc import Callable
 from typing import Any
 
+from requests.structures import CaseInsensitiveDict
+
+from engine.sentinels import Sentinel
+
 
 class NotJson(ValueError):
     """The body was needed as JSON and is not JSON."""
@@ -21,7 +25,7 @@ class ResponseView:
 
     __slots__ = ("_json", "_raw", "_text", "cookie", "elapsed_ms", "status")
 
-    _UNSET: Any = object()
+    _UNSET: Any = Sentinel("not parsed yet")
 
     def __init__(self, raw: Any, status: int, elapsed_ms: float, cookie: Callable[[str], str | None]) -> None:
         self._raw = raw
@@ -66,6 +70,13 @@ class ResponseView:
         """The response headers (a case-insensitive mapping; empty when there were none)."""
         return self._raw.headers if self._raw.headers is not None else {}
 
+    def template_headers(self) -> Any:
+        """The headers as templates see them: a case-insensitive mapping, a repeated header joined
+        with ``, `` (``a, b``) on both clients, as python-requests gives it."""
+        headers = self.headers
+        merged = getattr(headers, "itermerged", None)  # geventhttpclient: a repeated header as a list
+        return headers if merged is None else CaseInsensitiveDict(merged())
+
     def template_names(self) -> dict[str, Any]:
         """The response as templates in ``expect``, ``until`` and a save's ``default`` see it."""
         try:
@@ -74,7 +85,7 @@ class ResponseView:
             document = None
         return {
             "status": self.status,
-            "headers": self.headers,
+            "headers": self.template_headers(),
             "json": document,
             "body": self.text,
             "elapsed_ms": self.elapsed_ms,

@@ -5,6 +5,13 @@ The profile is read at every tick from Locust's own ``--profile`` option
 to ``load.default``. Without a profile the shape behaves like plain Locust:
 ``-u``/``-r`` users, ended by ``-t``. A profile ends the test itself at its end,
 and ``-t`` still caps it.
+
+A stage with ``personas:`` ticks with those user classes. Locust's own
+dispatcher only spawns *new* users of the classes a tick names and keeps the
+others running (and at an unchanged user count it does nothing at all), so a
+shape with such stages brings :class:`PersonaDispatcher`, which first stops the
+users of the classes not named. The shape installs it on the runner's
+environment when Locust attaches the runner (local runner, or the master).
 """
 
 from __future__ import annotations
@@ -13,10 +20,33 @@ import logging
 from typing import Any
 
 from locust import LoadTestShape
+from locust.dispatch import UsersDispatcher
 
 from engine.profiles import Profile
 
 log = logging.getLogger("engine.shape")
+
+
+class PersonaDispatcher(UsersDispatcher):
+    """Locust's dispatcher, except that a dispatch naming user classes runs only those classes.
+
+    The users of every other class are stopped at the start of the dispatch (the
+    runner, or each worker, stops them at once), then the named classes are
+    spawned up to the target at the spawn rate, by their weights. A dispatch
+    without ``user_classes`` is Locust's.
+    """
+
+    def new_dispatch(self, target_user_count: int, spawn_rate: float, user_classes: list[type] | None = None) -> None:
+        if user_classes is not None:
+            named = {cls.__name__ for cls in user_classes}
+            if any(name not in named for _, name in self._active_users):
+                self._active_users = [(node, name) for node, name in self._active_users if name in named]
+                self._users_on_workers = {
+                    node: {name: (count if name in named else 0) for name, count in users.items()}
+                    for node, users in self._users_on_workers.items()
+                }
+                self._try_dispatch_fixed = True  # fixed_count users of the named classes may be missing now
+        super().new_dispatch(target_user_count, spawn_rate, user_classes)
 
 
 class ScenarioShape(LoadTestShape):
@@ -27,6 +57,24 @@ class ScenarioShape(LoadTestShape):
     profiles: dict[str, Profile] = {}
     default_profile: str | None = None
     classes: dict[str, type] = {}
+    _runner: Any = None
+
+    @property
+    def runner(self) -> Any:
+        return self._runner
+
+    @runner.setter
+    def runner(self, runner: Any) -> None:
+        """Locust attaches its runner here: a shape whose stages name personas needs :class:`PersonaDispatcher`."""
+        self._runner = runner
+        environment = getattr(runner, "environment", None)
+        if getattr(environment, "dispatcher_class", None) is UsersDispatcher and self.names_personas():
+            environment.dispatcher_class = PersonaDispatcher  # type: ignore[union-attr]
+
+    @classmethod
+    def names_personas(cls) -> bool:
+        """Whether a stage of any profile names personas."""
+        return any(stage.personas is not None for profile in cls.profiles.values() for stage in profile.stages)
 
     def selected(self) -> Profile | None:
         environment = self.runner.environment if self.runner else None
@@ -54,12 +102,14 @@ class ScenarioShape(LoadTestShape):
         target = profile.at(elapsed)
         if target is None:
             return None
+        every = list(self.runner.environment.user_classes if self.runner else self.classes.values())
         if target.personas is not None:
-            return target.users, target.spawn_rate, [self.classes[name] for name in target.personas]
+            # Only classes the runner has: a persona left out by --tags is not started (none at all if all are).
+            named = [cls for name in target.personas if (cls := self.classes.get(name)) in every]
+            return target.users, target.spawn_rate, named
         if any(stage.personas is not None for stage in profile.stages):
             # Without classes Locust keeps spawning the previous tick's: after a stage with personas, all again.
-            every = self.runner.environment.user_classes if self.runner else self.classes.values()
-            return target.users, target.spawn_rate, list(every)
+            return target.users, target.spawn_rate, every
         return target.users, target.spawn_rate
 
 

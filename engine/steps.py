@@ -16,11 +16,14 @@ import random
 import re
 import time
 from collections.abc import Iterator, Mapping
-from contextlib import AbstractContextManager
 from pathlib import Path
+from time import monotonic
 from typing import Any, Protocol
 from urllib.parse import urlencode
 
+from greenlet import getcurrent
+
+from engine import diagnose, timeouts
 from engine.counters import Counters
 from engine.errors import Position
 from engine.expect import Checks
@@ -28,7 +31,9 @@ from engine.extract import Saver, save_all
 from engine.feeders import Exhausted, Feeder, FeederUnavailable
 from engine.model import Assign, Choose, Feed, If, Log, Loop, Poll, Request, SetHeaders, Think
 from engine.response import ResponseView
+from engine.sentinels import Sentinel
 from engine.templates import Constant, Mapping_, Renderer, Scope, stats_name
+from engine.timeouts import INFLIGHT, WATCH, RequestTimeout
 
 log = logging.getLogger("engine.steps")
 _JSON_TYPE = {"Content-Type": "application/json"}
@@ -45,7 +50,7 @@ class _NoSession:
 _NO_SESSION: Any = _NoSession()
 
 
-_ABSENT = object()
+_ABSENT = Sentinel("absent")
 
 
 class StopRequested(Exception):
@@ -64,32 +69,22 @@ class Runner(Protocol):
 
     client: Any
 
-    def request_options(self, timeout: float, allow_redirects: bool) -> Mapping[str, Any] | None:
-        """Keyword arguments for ``client.request`` (besides name, data and headers), or None to use ``send``."""
-        ...
+    request_options: Mapping[tuple[float, bool], Mapping[str, Any]]
+    """Keyword arguments for ``client.request`` besides name, data and headers (``catch_response=True``),
+    by (timeout, allow_redirects): a lookup, not a call, on the hot path."""
 
-    def send(
-        self,
-        method: str,
-        url: str,
-        name: str,
-        headers: dict[str, str],
-        data: str | None,
-        timeout: float,
-        allow_redirects: bool,
-    ) -> AbstractContextManager[Any]:
-        """Send a request that ``client.request`` cannot take as it is (``catch_response=True``)."""
-        ...
+    def transport_error(self, response: Any, timeout: float) -> str | None:
+        """Why no response, or not all of it, arrived; None when it did (only its status is an error).
 
-    def transport_error(self, response: Any, timeout: float) -> str:
-        """Why no response arrived (the response has no status)."""
+        Asked when the response has no status, or when the client recorded an error with it.
+        """
         ...
 
     def cookie(self, name: str) -> str | None: ...
 
     def think(self, seconds: float) -> None: ...
 
-    def report_failure(self, method: str, name: str, message: str) -> None: ...
+    def report_failure(self, method: str, name: str, message: str, response_time: float = 0) -> None: ...
 
 
 class StepProgram:
@@ -226,6 +221,7 @@ class RequestStep(StepProgram):
         self.body = renderers.get(self.body_kind) if self.body_kind else None
         self.timeout = timeout
         self.allow_redirects = allow_redirects
+        self.send_key = (timeout, allow_redirects)
         self.checks = checks
         self.savers = savers
         self.keep_going = spec.on_failure == "continue"
@@ -303,23 +299,35 @@ class RequestStep(StepProgram):
         Within a poll, ``attempt.pending`` tells that ``until`` does not hold yet
         and more attempts may follow. This frame and the ones below it are live
         while the request waits on its socket, so the request goes straight to the
-        client (see :meth:`Runner.request_options`) and ``run`` is this very method.
+        client (see :attr:`Runner.request_options`) and ``run`` is this very method.
+        The request runs under its deadline (see :mod:`engine.timeouts`).
         """
         try:
             url, headers, data = self._prepare(user, scope)
         except Exception as exc:
             user.report_failure(self.method, self.name, f"template error: {exc}")
             return self.keep_going
-        options = user.request_options(self.timeout, self.allow_redirects)
-        if options is None:
-            sent = user.send(self.method, url, self.name, headers, data, self.timeout, self.allow_redirects)
-        else:
+        options = user.request_options[self.send_key]
+        if not WATCH.on:
+            timeouts.watch()
+        request = getcurrent()
+        INFLIGHT[request] = monotonic() + self.timeout
+        try:
             sent = user.client.request(self.method, url, name=self.name, data=data, headers=headers, **options)
+        except RequestTimeout:  # past the deadline where the client does not catch it (it reports nothing then)
+            message = f"request timed out after {self.timeout:g}s"
+            user.report_failure(self.method, self.name, message, self.timeout * 1000)
+            return self.keep_going
+        finally:
+            INFLIGHT.pop(request, None)
         with sent as response:
             status = response.status_code
-            if not status:  # no response at all
-                response.failure(user.transport_error(response, self.timeout))
-                return self.keep_going
+            # no response at all, or not all of it (the fast client keeps the error of a body cut short)
+            if not status or response.request_meta["exception"] is not None:
+                broken = user.transport_error(response, self.timeout)
+                if broken is not None:
+                    diagnose.failure(response, broken, self, url, headers)
+                    return self.keep_going
             view = ResponseView(response, status, response.request_meta["response_time"], user.cookie)
             problems: list[str] = []
             try:
@@ -341,7 +349,7 @@ class RequestStep(StepProgram):
             if self.counters:
                 self.count(view, scope)
             if problems:
-                response.failure("; ".join(problems))
+                diagnose.failure(response, "; ".join(problems), self, url, headers)
                 return self.keep_going
             response.success()
             return True

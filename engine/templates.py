@@ -30,9 +30,10 @@ from engine.deadline import WATCH
 from engine.errors import ErrorSink, Position, did_you_mean
 from engine.model import Limits
 from engine.sandbox import BoundedEnvironment, TemplateLimit, bounded_text
+from engine.sentinels import Sentinel
 
 Scope = dict[str, Any]
-_MISSING = object()
+_MISSING = Sentinel("no default")
 _EXPRESSION = re.compile(r"\{\{(.*?)\}\}", re.DOTALL)
 _STATEMENT = re.compile(r"\{%.*?%\}", re.DOTALL)
 _UNKNOWN = re.compile(r"No (filter|test) named '(\w+)'")

@@ -10,15 +10,19 @@ from __future__ import annotations
 
 import errno
 import functools
+import http.client
 import importlib.metadata
 import logging
 import socket
 import time
+import zlib
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar, cast
 
 import gevent
+from geventhttpclient.response import HTTPParseError
 from locust import FastHttpUser, HttpUser, between, constant, constant_pacing, constant_throughput
+from locust.contrib.fasthttp import LocustBadStatusCode
 from locust.exception import StopUser
 from locust.stats import RequestStats
 from locust.user.task import LOCUST_STATE_RUNNING, LOCUST_STATE_STOPPING, LOCUST_STATE_WAITING
@@ -65,6 +69,15 @@ def describe_transport_error(error: BaseException, timeout: float) -> str:
     text = " ".join(f"{type(e).__name__} {e}" for e in chain).lower()
     if any(isinstance(e, (socket.timeout, TimeoutError, gevent.Timeout)) for e in chain) or "timed out" in text:
         return f"request timed out after {timeout:g}s"
+    for e in chain:
+        if isinstance(e, http.client.IncompleteRead):
+            if isinstance(e.partial, int) and e.expected is not None:  # urllib3: of a Content-Length
+                return cut_short(e.partial, e.partial + e.expected)
+            return cut_short(None, None)  # http.client: of a chunk
+    if "response ended prematurely" in text:  # urllib3: no last chunk
+        return cut_short(None, None)
+    if any(isinstance(e, zlib.error) for e in chain) or "failed to decode" in text:
+        return "response body not decodable (Content-Encoding)"
     if any(isinstance(e, ConnectionRefusedError) for e in chain) or "refused" in text:
         return "connection refused"
     if any(isinstance(e, socket.gaierror) for e in chain) or "name or service not known" in text:
@@ -78,7 +91,17 @@ def describe_transport_error(error: BaseException, timeout: float) -> str:
     return f"connection error ({type(error).__name__})"
 
 
+def cut_short(received: int | None, length: int | None) -> str:
+    """A body that ended before its ``Content-Length`` (``length`` bytes), or before its last chunk (None)."""
+    if length is None:
+        return "response ended before its last chunk"
+    return f"response ended before its Content-Length ({received} of {length} bytes)"
+
+
 def _inner(error: BaseException) -> BaseException | None:
+    original = getattr(error, "original", None)  # geventhttpclient's RetriesExceeded
+    if isinstance(original, BaseException):
+        return original
     for arg in getattr(error, "args", ()):
         if isinstance(arg, BaseException):
             return arg
@@ -86,6 +109,29 @@ def _inner(error: BaseException) -> BaseException | None:
         if isinstance(reason, BaseException):
             return reason
     return None
+
+
+def _http_options(timeout: float, allow_redirects: bool) -> dict[str, Any]:
+    """python-requests applies ``timeout`` to connecting and to each read: within the step's deadline."""
+    return {"timeout": timeout, "allow_redirects": allow_redirects, "catch_response": True}
+
+
+def _fast_options(timeout: float, allow_redirects: bool) -> dict[str, Any]:
+    """FastHttpUser takes no ``timeout=`` (it would send it as a query parameter): the deadline is the step's."""
+    return {"allow_redirects": allow_redirects, "catch_response": True}
+
+
+class RequestOptions(dict[tuple[float, bool], Mapping[str, Any]]):
+    """A client's keyword arguments for ``client.request``, by (timeout, allow_redirects), each made once:
+    a request looks its options up, with no call of its own."""
+
+    def __init__(self, make: Callable[[float, bool], Mapping[str, Any]]) -> None:
+        super().__init__()
+        self.make = make
+
+    def __missing__(self, key: tuple[float, bool]) -> Mapping[str, Any]:
+        options = self[key] = self.make(*key)
+        return options
 
 
 class ScenarioUser:
@@ -165,7 +211,7 @@ class ScenarioUser:
             raise StopUser()
         self._state = LOCUST_STATE_RUNNING
 
-    def report_failure(self, method: str, name: str, message: str) -> None:
+    def report_failure(self, method: str, name: str, message: str, response_time: float = 0) -> None:
         """A step that failed without a response: a failed request in Locust's stats.
 
         Then a short real pause: such a failure did no I/O, and with ``wait: {constant: 0}`` a
@@ -175,7 +221,7 @@ class ScenarioUser:
         self.environment.events.request.fire(
             request_type=method,
             name=name,
-            response_time=0,
+            response_time=response_time,
             response_length=0,
             response=None,
             context={},
@@ -183,29 +229,15 @@ class ScenarioUser:
         )
         gevent.sleep(FAILURE_PAUSE)
 
-    def request_options(self, timeout: float, allow_redirects: bool) -> Mapping[str, Any] | None:
-        """Keyword arguments for ``client.request`` besides name, data and headers (client-specific)."""
-        raise NotImplementedError
-
-    def send(
-        self,
-        method: str,
-        url: str,
-        name: str,
-        headers: dict[str, str],
-        data: str | None,
-        timeout: float,
-        allow_redirects: bool,
-    ) -> Any:
-        """Send a request that ``request_options`` has no options for (only the fast client needs this)."""
-        raise NotImplementedError
+    request_options: Mapping[tuple[float, bool], Mapping[str, Any]]
+    """Keyword arguments for ``client.request`` besides name, data and headers, by (timeout, allow_redirects)."""
 
     def cookie(self, name: str) -> str | None:
         """A cookie of this user's session (client-specific)."""
         raise NotImplementedError
 
-    def transport_error(self, response: Any, timeout: float) -> str:
-        """Why no response arrived (the response has no status)."""
+    def transport_error(self, response: Any, timeout: float) -> str | None:
+        """Why no response arrived (python-requests: the response has no status)."""
         error = getattr(response, "error", None)
         return describe_transport_error(error or ConnectionError("no response"), timeout)
 
@@ -221,8 +253,7 @@ class ScenarioHttpUser(ScenarioUser, HttpUser):
         self.client.verify = self.verify_tls
         self.client.headers.update(DEFAULT_HEADERS)
 
-    def request_options(self, timeout: float, allow_redirects: bool) -> Mapping[str, Any]:
-        return _http_options(timeout, allow_redirects)
+    request_options = RequestOptions(_http_options)
 
     def cookie(self, name: str) -> str | None:
         value: str | None = self.client.cookies.get(name)
@@ -234,33 +265,31 @@ class ScenarioFastUser(ScenarioUser, FastHttpUser):
 
     FastHttpUser would silently send ``timeout=`` and ``cookies=`` as query
     parameters, and its socket timeout is fixed per user: the class attributes
-    hold the longest timeout of the persona's requests, and a request with a
-    shorter one gets a gevent.Timeout around it.
+    hold the longest timeout of the persona's requests (a socket timeout per
+    read, never shorter than a request's deadline, which the step keeps).
     """
 
     abstract = True
     default_headers = DEFAULT_HEADERS
 
-    def request_options(self, timeout: float, allow_redirects: bool) -> Mapping[str, Any] | None:
-        return _FAST_OPTIONS[allow_redirects] if timeout == self.network_timeout else None
+    request_options = RequestOptions(_fast_options)
 
-    def send(
-        self,
-        method: str,
-        url: str,
-        name: str,
-        headers: dict[str, str],
-        data: str | None,
-        timeout: float,
-        allow_redirects: bool,
-    ) -> Any:
-        timer = gevent.Timeout(timeout, TimeoutError("timed out"))
-        timer.start()
-        try:
-            options = _FAST_OPTIONS[allow_redirects]
-            return self.client.request(method, url, name=name, data=data, headers=headers, **options)
-        finally:
-            timer.close()
+    def transport_error(self, response: Any, timeout: float) -> str | None:
+        """Why no response, or not all of it, arrived; None for a response whose only error is its status.
+
+        The fast client keeps a response whose body failed (cut short, reset, timed
+        out) with its status, and the error in ``request_meta``.
+        """
+        error = response.request_meta["exception"] or getattr(response, "error", None)
+        if response.status_code:
+            if isinstance(error, LocustBadStatusCode):
+                return None
+            raw = response._response
+            if isinstance(error, HTTPParseError) and str(error).startswith("Incomplete") and raw is not None:
+                length = raw.content_length
+                received = None if length is None else length - raw.get_remaining_content_length()
+                return cut_short(received, length)
+        return describe_transport_error(error or ConnectionError("no response"), timeout)
 
     def cookie(self, name: str) -> str | None:
         for cookie in self.client.cookiejar:
@@ -285,16 +314,6 @@ def longest_timeout(persona_program: PersonaProgram, default: float) -> float:
     steps = [*persona_program.on_start, *persona_program.on_stop]
     steps += [step for journey in persona_program.journeys for step in journey.steps]
     return max([default, *(step.timeout for step in iter_requests(steps))])
-
-
-@functools.cache
-def _http_options(timeout: float, allow_redirects: bool) -> Mapping[str, Any]:
-    return {"timeout": timeout, "allow_redirects": allow_redirects, "catch_response": True}
-
-
-_FAST_OPTIONS: dict[bool, Mapping[str, Any]] = {
-    redirects: {"allow_redirects": redirects, "catch_response": True} for redirects in (True, False)
-}
 
 
 def play(journey: JourneyProgram, user: ScenarioUser) -> None:

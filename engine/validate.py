@@ -2,7 +2,12 @@
 
 jsonschema's raw messages are written for schema authors; here each error is
 placed at the YAML node it concerns (the key itself for unknown keys) and put
-in plain words with a "did you mean" where a key or value looks misspelt. For
+in plain words with a "did you mean" where a key or value looks misspelt. Every
+message starts with the key path (``users.Shopper.weight: ...``; the mapping's
+path for a problem with one of its keys), then says the expected form and what
+was found: the schema's ``expectedForm`` words a type error, its
+``errorMessage`` (``expected a duration like ...``) a value of the wrong form,
+and a nearly-right value gets the fix as its hint (``write 10s``). For
 ``anyOf`` (a step is a request *or* a think *or* ...), the branch the author
 evidently meant is the one explained.
 """
@@ -129,8 +134,27 @@ def validate(data: Any) -> list[ScenarioError]:
     for error in _validator().iter_errors(data):
         problems.extend(_explain(error, data))
     # A key unknown to both a node's properties and its anyOf branches (a profile's shape) is one problem.
-    detailed = {(p.pos, p.message.partition("': ")[0] + "'") for p in problems if p.message.startswith("unknown key '")}
-    return [p for p in problems if "': " in p.message or (p.pos, p.message) not in detailed]
+    detailed = {(p.pos, m[1]) for p in problems if (m := _UNKNOWN.match(p.message)) and m[2]}
+    return [p for p in problems if not ((m := _UNKNOWN.match(p.message)) and not m[2] and (p.pos, m[1]) in detailed)]
+
+
+_UNKNOWN = re.compile(r"(.*?unknown key '[^']*')(.*)", re.DOTALL)
+
+
+def check_value(path: list[str], value: Any) -> list[ScenarioError]:
+    """The schema problems of one value given outside the file (``--var defaults.client=fast``).
+
+    Each message starts with the key path, as for the file's own values; the
+    positions are meaningless (the caller puts its own).
+    """
+    document: Any = value
+    for key in reversed(path):
+        document = {key: document}
+    problems: list[ScenarioError] = []
+    for error in _validator().iter_errors(document):
+        if list(error.absolute_path)[: len(path)] == path:
+            problems.extend(_explain(error, document))
+    return problems
 
 
 def describe(value: Any) -> str:
@@ -157,7 +181,31 @@ def _path(error: ValidationError) -> list[str | int]:
 
 
 def _at(error: ValidationError, root: Any, message: str, hint: str | None = None) -> ScenarioError:
-    return ScenarioError(position_of(root, _path(error)), message, hint)
+    """A problem of the node ``error`` is about: ``key.path: message``."""
+    return ScenarioError(position_of(root, _path(error)), _named(root, _path(error), message), hint)
+
+
+def _at_key(error: ValidationError, root: Any, key: Any, message: str, hint: str | None = None) -> ScenarioError:
+    """A problem of one key of the mapping ``error`` is about, placed at the key: ``mapping.path: message``."""
+    pos = position_of(root, [*_path(error), key], key=True)
+    return ScenarioError(pos, _named(root, _path(error), message), hint)
+
+
+def _named(root: Any, path: list[str | int], message: str) -> str:
+    where = key_path(root, path)
+    return f"{where}: {message}" if where else message
+
+
+def _shown(value: Any) -> str:
+    """A value as an author wrote it: '10 seconds', -1, true, or its kind for a list or a mapping."""
+    if isinstance(value, str):
+        value = value if len(value) <= 60 else value[:57] + "..."
+        return f"'{value}'" if "'" not in value else json.dumps(value)
+    if isinstance(value, bool) or value is None:
+        return json.dumps(value)
+    if isinstance(value, (int, float)):
+        return str(value)
+    return describe(value)
 
 
 def key_path(root: Any, path: list[str | int]) -> str:
@@ -168,11 +216,15 @@ def key_path(root: Any, path: list[str | int]) -> str:
             text += f"[{item}]"
         else:
             word = getattr(node, "spelled", {}).get(item, item) if not isinstance(item, str) else item
-            text += f".{word}" if text else str(word)
+            if not _PLAIN_KEY.fullmatch(str(word)):  # a JSONPath, a header or a name with spaces: quoted
+                text += f"[{json.dumps(str(word))}]"
+            else:
+                text += f".{word}" if text else str(word)
         node = node[item]
     return text
 
 
+_PLAIN_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
 _BOOLEAN_HINT = "unquoted, YAML reads yes, no, on, off, true and false as booleans: put the text in quotes"
 
 
@@ -186,15 +238,7 @@ def _type_error(error: ValidationError, root: Any, wanted: list[str]) -> Scenari
         hint = _BOOLEAN_HINT
     elif isinstance(instance, str) and ("integer" in wanted or "number" in wanted) and _NUMBER.fullmatch(instance):
         hint = f"write {instance.strip()} without quotes"
-    where = key_path(root, _path(error))
-    return _at(
-        error,
-        root,
-        f"{where}: expected {expected}, got {describe(instance)}"
-        if where
-        else f"expected {expected}, got {describe(instance)}",
-        hint,
-    )
+    return _at(error, root, f"expected {expected}, got {describe(instance)}", hint)
 
 
 _NUMBER = re.compile(r"\s*-?[0-9]+(\.[0-9]+)?\s*")
@@ -264,7 +308,7 @@ def _explain_any_of(error: ValidationError, root: Any) -> Iterator[ScenarioError
     custom = _custom(error, None)
     instance: Any = error.instance
     if custom and not isinstance(instance, dict):
-        yield _at(error, root, custom)
+        yield _custom_error(error, root, custom)
         return
     schemas = _branch_schemas(error)
     if isinstance(instance, dict) and any("object" in _types(s) or "required" in s for s in schemas):
@@ -287,7 +331,7 @@ def _explain_any_of(error: ValidationError, root: Any) -> Iterator[ScenarioError
                     message, hint = f"unknown key '{key}'", hint or f"the key here is '{discriminators[0]}'"
                 else:
                     message = f"unknown key '{key}': expected one of {wanted}"
-                yield ScenarioError(position_of(root, [*_path(error), key], key=True), message, hint)
+                yield _at_key(error, root, key, message, hint)
         elif len(discriminators) == 1:
             yield _at(error, root, f"missing required key '{discriminators[0]}'")
         else:
@@ -298,8 +342,10 @@ def _explain_any_of(error: ValidationError, root: Any) -> Iterator[ScenarioError
         for name in _types(branch):
             if name not in accepted:
                 accepted.append(name)
-    if custom or not accepted:
-        yield _at(error, root, custom or f"expected a different value, got {describe(instance)}")
+    if custom:
+        yield _custom_error(error, root, custom)
+    elif not accepted:
+        yield _at(error, root, f"expected a different value, got {_shown(instance)}")
     else:
         yield _type_error(error, root, accepted)
 
@@ -329,35 +375,35 @@ def _explain_unknown_keys(error: ValidationError, root: Any, rivals: list[str]) 
     own = next((k for k in instance if k in rivals and k in properties), None)
     in_list = bool(error.absolute_path) and isinstance(error.absolute_path[-1], int)
     for key in _unknown_keys(error):
-        pos = position_of(root, [*_path(error), key], key=True)
         if own is not None and key in rivals:
             hint = "split it into two steps" if in_list else "keep only one of them"
-            yield ScenarioError(pos, f"'{key}' cannot be combined with '{own}'", hint)
+            yield _at_key(error, root, key, f"'{key}' cannot be combined with '{own}'", hint)
         elif key is None:
-            yield ScenarioError(pos, "a key is empty", "write a name before the ':', or remove the line")
+            yield _at_key(error, root, key, "a key is empty", "write a name before the ':', or remove the line")
         elif not isinstance(key, str):
             spelled = getattr(instance, "spelled", {}).get(key, str(key))
             kind = "the boolean" if isinstance(key, bool) else "a number,"
             message = f"unknown key '{spelled}' (read by YAML as {kind} {str(key).lower()})"
-            yield ScenarioError(pos, message, did_you_mean(spelled, properties))
+            yield _at_key(error, root, key, message, did_you_mean(spelled, properties))
         else:
-            yield ScenarioError(pos, f"unknown key '{key}'", suggest(key, properties) or did_you_mean(key, properties))
+            meant = suggest(key, properties) or did_you_mean(key, properties)
+            yield _at_key(error, root, key, f"unknown key '{key}'", meant)
 
 
 def _odd_name(error: ValidationError, root: Any, key: Any, custom: str | None) -> ScenarioError:
     """A name that YAML did not read as text: ``on:`` is the boolean true, ``1:`` a number."""
     owner = _node(root, _path(error))
     spelled = getattr(owner, "spelled", {}).get(key, str(key))
-    pos = position_of(root, [*_path(error), key], key=True)
     if isinstance(key, bool):
-        return ScenarioError(
-            pos,
+        return _at_key(
+            error,
+            root,
+            key,
             f"'{spelled}' is read by YAML as the boolean {str(key).lower()}, not a name",
             f"quote it ('{spelled}'), or choose another name",
         )
-    return ScenarioError(
-        pos, f"'{spelled}' {custom or 'is not an allowed name'}", f"quote it ('{spelled}') to make it text"
-    )
+    message = f"'{spelled}' {custom or 'is not an allowed name'}"
+    return _at_key(error, root, key, message, f"quote it ('{spelled}') to make it text")
 
 
 def _node(root: Any, path: list[str | int]) -> Any:
@@ -399,40 +445,119 @@ def _explain(error: ValidationError, root: Any, inherited: str | None = None) ->
         for key, needs in rule.items():
             missing = [n for n in needs if key in instance and n not in instance]
             if missing:
-                pos = position_of(root, [*_path(error), key], key=True)
-                yield ScenarioError(pos, f"'{key}' needs '{missing[0]}' too", DEPENDENCY_HINTS.get(key))
+                yield _at_key(error, root, key, f"'{key}' needs '{missing[0]}' too", DEPENDENCY_HINTS.get(key))
     elif "propertyNames" in list(error.schema_path) and isinstance(instance, str):
-        yield ScenarioError(
-            position_of(root, [*_path(error), instance], key=True),
-            f"'{instance}' {custom or 'is not an allowed name'}",
-        )
+        yield _at_key(error, root, instance, f"'{instance}' {custom or 'is not an allowed name'}")
     elif "propertyNames" in list(error.schema_path):  # a key YAML read as a boolean, a number or null
         yield _odd_name(error, root, instance, custom)
     elif custom:
-        yield _at(error, root, custom)
+        yield _custom_error(error, root, custom)
     elif kind == "type":
         yield _type_error(error, root, [rule] if isinstance(rule, str) else list(rule))
     elif kind == "enum":
         options = ", ".join(str(o) for o in rule)
         hint = did_you_mean(instance, rule) if isinstance(instance, str) else None
-        yield _at(error, root, f"must be one of: {options}; got '{instance}'", hint)
+        yield _at(error, root, f"expected one of {options}, got {_shown(instance)}", hint)
     elif kind == "const":
-        yield _at(error, root, f"must be {json.dumps(error.validator_value)}; got {json.dumps(instance)}")
+        hint = (
+            f"write {instance.strip()} without quotes"
+            if isinstance(instance, str) and _NUMBER.fullmatch(instance)
+            else None
+        )
+        yield _at(error, root, f"expected {json.dumps(rule)}, got {_shown(instance)}", hint)
     elif kind in ("minimum", "exclusiveMinimum", "maximum", "exclusiveMaximum"):
         words = {
-            "minimum": "at least",
-            "exclusiveMinimum": "more than",
-            "maximum": "at most",
-            "exclusiveMaximum": "less than",
+            "minimum": "{} or more",
+            "exclusiveMinimum": "more than {}",
+            "maximum": "{} or less",
+            "exclusiveMaximum": "less than {}",
         }
-        yield _at(error, root, f"must be {words[kind]} {error.validator_value}")
+        yield _at(error, root, f"expected {words[kind].format(rule)}, got {_shown(instance)}")
     elif kind in ("minItems", "maxItems"):
         word = "at least" if kind == "minItems" else "at most"
-        yield _at(error, root, f"must have {word} {error.validator_value} item(s)")
+        form = error.schema.get("expectedForm") if isinstance(error.schema, dict) else None
+        expected = form if isinstance(form, str) else f"a list of {word} {_count(rule, 'item')}"
+        yield _at(error, root, f"expected {expected}, got {_count(len(instance), 'item')}")
     elif kind in ("minProperties", "maxProperties"):
         word = "at least" if kind == "minProperties" else "at most"
-        yield _at(error, root, f"must have {word} {error.validator_value} entry(ies)")
+        yield _at(
+            error, root, f"expected a mapping of {word} {_count(rule, 'entry')}, got {_count(len(instance), 'entry')}"
+        )
+    elif kind in ("minLength", "maxLength"):
+        word = "at least" if kind == "minLength" else "at most"
+        yield _at(error, root, f"expected text of {word} {_count(rule, 'character')}, got {_shown(instance)}")
     elif kind == "pattern":
-        yield _at(error, root, f"'{instance}' does not match {error.validator_value}")
+        yield _at(error, root, f"expected text matching {rule}, got {_shown(instance)}")
     else:
         yield _at(error, root, error.message)
+
+
+def _count(number: int, noun: str) -> str:
+    plural = noun[:-1] + "ies" if noun.endswith("y") else noun + "s"
+    return f"{number} {noun if number == 1 else plural}"
+
+
+def _custom_error(error: ValidationError, root: Any, custom: str) -> ScenarioError:
+    """The schema's own text for a node; one that says the expected form (``expected ...``) also says what was found.
+
+    A duration, a status class or a condition that is nearly right gets the fix as its hint (``write 10s``).
+    """
+    instance: Any = error.instance
+    if not custom.startswith("expected "):
+        return _at(error, root, custom)
+    fix = next((found for start, found in _FIXES.items() if custom.startswith(start)), None)
+    return _at(error, root, f"{custom}, got {_shown(instance)}", fix(instance) if fix else None)
+
+
+_UNITS = {
+    **dict.fromkeys(["ms", "msec", "msecs", "millisecond", "milliseconds"], "ms"),
+    **dict.fromkeys(["s", "sec", "secs", "second", "seconds"], "s"),
+    **dict.fromkeys(["m", "min", "mins", "minute", "minutes"], "m"),
+    **dict.fromkeys(["h", "hr", "hrs", "hour", "hours"], "h"),
+}
+_AMOUNT = re.compile(r"\s*(-?)([0-9]+(?:\.[0-9]+)?)\s*([A-Za-z]*)\s*")
+
+
+def _duration_fix(value: Any) -> str | None:
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and value < 0:
+        return "a duration cannot be negative"
+    match = _AMOUNT.fullmatch(value) if isinstance(value, str) else None
+    if match is None:
+        return None
+    sign, number, unit = match.groups()
+    if sign:
+        return "a duration cannot be negative"
+    unit = unit.lower()
+    if unit in ("d", "day", "days"):
+        return f"write {float(number) * 24:g}h"
+    if unit in _UNITS or not unit:
+        return f"write {number}{_UNITS.get(unit, 's')}"
+    return None
+
+
+def _status_fix(value: Any) -> str | None:
+    if isinstance(value, str) and re.fullmatch(r"[1-5]xx", value.strip().lower()):
+        return f"write {value.strip().lower()}"
+    if isinstance(value, str) and value.strip().isdigit():
+        return f"write {value.strip()} without quotes"
+    return None
+
+
+def _condition_fix(value: Any) -> str | None:
+    if isinstance(value, str) and "{{" not in value and "{%" not in value:
+        return f'write "{{{{ {value.strip()} }}}}"'
+    return None
+
+
+def _threshold_fix(value: Any) -> str | None:
+    fix = _duration_fix(value)
+    return fix if fix is None or not fix.endswith("h") else None
+
+
+# Keyed by the start of the schema's errorMessage.
+_FIXES = {
+    "expected a duration": _duration_fix,
+    "expected a number, a time like": _threshold_fix,
+    "expected a status code": _status_fix,
+    "expected one {{ expression }}": _condition_fix,
+}

@@ -30,6 +30,9 @@ from engine.model import Threshold
 
 log = logging.getLogger("engine.verdict")
 EXIT_THRESHOLDS_FAILED = 4
+EXIT_NOT_RUN = 2
+REFUSAL = "engine_refusal"
+"""The environment attribute that holds why the run did not take place (see :func:`refuse`)."""
 PERCENTILES = {"p50": 0.5, "p90": 0.9, "p95": 0.95, "p99": 0.99}
 TIME_METRICS = frozenset({*PERCENTILES, "avg", "max", "min"})
 
@@ -148,6 +151,7 @@ class Verdict:
         self.windows = [Window(t) for t in self.thresholds if t.window is not None]
         self.results: list[Result] = []
         self.watcher: Any = None
+        self.refusal: str | None = None
 
     @property
     def journeys(self) -> RequestStats:
@@ -201,7 +205,12 @@ class Verdict:
         """At quitting: evaluate, set the exit code, write the files the options asked for."""
         if self.watcher is not None:
             self.watcher.kill(block=False)
-        self.results = self.evaluate(runner.stats)
+        self.refusal = getattr(environment, REFUSAL, None)
+        if self.refusal is not None:  # nothing to judge: no threshold passes or fails
+            self.results = []
+            environment.process_exit_code = EXIT_NOT_RUN
+        else:
+            self.results = self.evaluate(runner.stats)
         failed = [r for r in self.results if not r.passed]
         if self.thresholds and environment.process_exit_code is None:
             environment.process_exit_code = EXIT_THRESHOLDS_FAILED if failed else 0
@@ -213,13 +222,14 @@ class Verdict:
         if getattr(options, "verdict_json", None):
             write_json(Path(options.verdict_json), self.report(exit_code))
         if getattr(options, "junit_xml", None):
-            write_junit(Path(options.junit_xml), self.program.scenario.name, self.results)
+            write_junit(Path(options.junit_xml), self.program.scenario.name, self.results, self.refusal)
 
     def report(self, exit_code: int | None) -> dict[str, Any]:
         return {
             "scenario": self.program.scenario.name,
-            "passed": all(r.passed for r in self.results),
+            "passed": self.refusal is None and all(r.passed for r in self.results),
             "exit_code": exit_code,
+            "not_run": self.refusal,
             "thresholds": [
                 {
                     "threshold": r.threshold.text,
@@ -241,6 +251,8 @@ class Verdict:
         }
 
     def table(self) -> str:
+        if self.refusal is not None:
+            return f"Verdict: run did not take place: {self.refusal}"
         lines = []
         if self.results:
             width = max(len(r.threshold.text) for r in self.results)
@@ -290,14 +302,18 @@ def write_json(path: Path, report: dict[str, Any]) -> None:
     path.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
 
 
-def write_junit(path: Path, scenario: str, results: list[Result]) -> None:
-    """One JUnit test case per threshold: CI systems show them as tests."""
+def write_junit(path: Path, scenario: str, results: list[Result], refusal: str | None = None) -> None:
+    """One JUnit test case per threshold: CI systems show them as tests (one failed case when nothing ran)."""
     suite = ElementTree.Element(
         "testsuite",
         name=f"thresholds.{scenario}",
-        tests=str(len(results)),
-        failures=str(sum(not r.passed for r in results)),
+        tests=str(len(results) or int(refusal is not None)),
+        failures=str(sum(not r.passed for r in results) or int(refusal is not None)),
     )
+    if refusal is not None:
+        case = ElementTree.SubElement(suite, "testcase", classname=f"thresholds.{scenario}", name="run")
+        failure = ElementTree.SubElement(case, "failure", message="run did not take place")
+        failure.text = f"run did not take place: {refusal}"
     for r in results:
         case = ElementTree.SubElement(suite, "testcase", classname=f"thresholds.{scenario}", name=r.threshold.text)
         if not r.passed:
@@ -351,6 +367,16 @@ def attach(program: Program, environment: Any, runner: Any) -> Verdict:
     environment.events.test_start.add_listener(start_watch)
     environment.events.test_stop.add_listener(stop_watch)
     return verdict
+
+
+def refuse(environment: Any, reason: str) -> None:
+    """Record that the run did not take place (e.g. the master refused a worker): the verdict says so, exit 2.
+
+    The first reason is kept; the caller stops the runner.
+    """
+    if getattr(environment, REFUSAL, None) is None:
+        setattr(environment, REFUSAL, reason)
+    environment.process_exit_code = EXIT_NOT_RUN
 
 
 def print_table(verdict: Verdict) -> None:

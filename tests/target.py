@@ -85,6 +85,14 @@ def create_app() -> Flask:
     def status(code: int):  # type: ignore[no-untyped-def]
         return jsonify(code=code), code
 
+    @app.post("/signup")
+    def signup():  # type: ignore[no-untyped-def]
+        """422 with the reason in JSON when the body has no ``email`` (as validating APIs answer)."""
+        body = request.get_json(silent=True) or {}
+        if not body.get("email"):
+            return jsonify(error="email is required", field="email"), 422
+        return jsonify(id=next(ids), email=body["email"]), 201
+
     @app.get("/slow")
     def slow():  # type: ignore[no-untyped-def]
         sleep(float(request.args.get("ms", 100)) / 1000)

@@ -178,7 +178,7 @@ def test_invalid_scenario_stops_before_any_user(target_url: str, tmp_path: Path)
     )
     result = locust(["--scenario", str(path), *headless(target_url, 1, 1)], cwd=tmp_path)
     assert result.returncode == 2
-    assert f"{path}:8:13: unknown key 'expct' (did you mean 'expect'?)" in result.stderr
+    assert f"{path}:8:13: users.U.journeys.j.steps[0]: unknown key 'expct' (did you mean 'expect'?)" in result.stderr
     assert "nothing was started" in result.stderr
     assert "spawn" not in result.stderr.lower()
     assert result.stdout == ""
@@ -225,7 +225,10 @@ def test_validate_checks_a_fragment_only_file_as_a_library(tmp_path: Path) -> No
     )
     bad = run_engine("validate", str(lib), cwd=ROOT)
     assert (bad.returncode, bad.stdout) == (1, "")
-    assert bad.stderr == f"{lib}:5:14: template syntax error: unexpected '}}'\n{lib}:7:9: unknown key 'bogus'\n"
+    assert (
+        bad.stderr
+        == f"{lib}:5:14: template syntax error: unexpected '}}'\n{lib}:7:9: fragments.f.steps[1]: unknown key 'bogus'\n"
+    )
     # A file with users, journeys or settings is a scenario, as before.
     lib.write_text("version: 1\nhost: http://127.0.0.1:1\nvars: {a: 1}\n", encoding="utf-8")
     assert "a scenario needs users: or journeys:" in run_engine("validate", str(lib), cwd=ROOT).stderr

@@ -409,7 +409,7 @@ def test_with_schema_errors_a_name_that_a_left_out_step_may_define_is_not_report
                 save: {token: $.token}
               - get: "/me?t={{ token }}&u={{ user }}"
         """
-    ) == ["6:9: unknown key 'bogus'", undefined(8, 14, "user")]
+    ) == ["6:9: journeys.j.steps[0]: unknown key 'bogus'", undefined(8, 14, "user")]
 
 
 def test_names_are_not_checked_when_an_include_failed(problems: Problems) -> None:

@@ -324,13 +324,13 @@ def test_a_condition_must_be_one_expression(tmp_path):
                 if: false
         """,
     )
-    shape = 'must be one {{ expression }}, e.g. "{{ quantity > 1 }}"'
+    shape = 'expected one {{ expression }}, e.g. "{{ quantity > 1 }}"'
     around = "a condition must be one {{ expression }}, not text around it"
     assert found == [
-        f"{path}:6:13: {shape}",
-        f"{path}:9:13: {shape}",
+        f"""{path}:6:13: journeys.j.steps[0].if: {shape}, got 'plain text' (write "{{{{ plain text }}}}")""",
+        f"{path}:9:13: journeys.j.steps[1].if: {shape}, got 'a is {{{{ a }}}}'",
         f"{path}:11:13: {around}",
-        f"{path}:12:23: {shape}",
+        f"{path}:12:23: journeys.j.steps[3].loop.while: {shape}, got '{{{{ a }}}} < 3'",
         f"{path}:14:23: {around}",
     ]
 

@@ -453,3 +453,192 @@ def test_a_real_ramp_is_about_half_way_at_mid_ramp(target: Any, write_scenario: 
     finally:
         runner.quit()
     assert 1 <= mid <= 3, mid  # one user every 2 s: all 4 only at the end of the ramp
+
+
+PERSONA_STAGES = """
+version: 1
+users:
+  A:
+    wait: {constant: 0.05}
+    journeys:
+      a:
+        steps:
+          - get: /items?category=Books
+            name: by A
+  B:
+    wait: {constant: 0.05}
+    journeys:
+      b:
+        steps:
+          - get: /items?category=Home
+            name: by B
+load:
+  default: switch
+  profiles:
+    switch:
+      stages:
+        - {duration: 1h, users: 2, personas: [A]}
+        - {duration: 1h, users: 2, personas: [B]}
+        - {duration: 1h, users: 3, personas: [A, B]}
+"""
+
+
+class ShapeClock:
+    """The shape's elapsed time, set by the test (Locust's shape worker still ticks every real second)."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def wait_until(check: Callable[[], bool], seconds: float = 30.0) -> bool:
+    """Poll ``check`` while gevent runs the users; generous for a loaded machine."""
+    import gevent
+
+    for _ in range(int(seconds / 0.05)):
+        if check():
+            return True
+        gevent.sleep(0.05)
+    return check()
+
+
+def test_a_stage_with_personas_stops_the_other_personas_and_starts_its_own(
+    target: Any, write_scenario: Callable[..., Path]
+) -> None:
+    """{users: 2, personas: [A]} then {users: 2, personas: [B]}: B's users replace A's (Locust kept 2 A users)."""
+    from locust.env import Environment
+
+    from engine.load import load_plan
+    from engine.shape import PersonaDispatcher
+
+    plan = load_plan(write_scenario(PERSONA_STAGES), module="profiles_test_persona_stages")
+    for cls in plan.user_classes.values():
+        cls.host = target.url
+    shape = plan.shape()
+    clock = ShapeClock()
+    shape.get_run_time = clock
+    env = Environment(user_classes=list(plan.user_classes.values()), host=target.url, shape_class=shape)
+    runner = env.create_local_runner()
+    assert env.dispatcher_class is PersonaDispatcher  # the shape brought it when Locust attached the runner
+
+    def running() -> dict[str, int]:
+        return {name: count for name, count in runner.user_classes_count.items() if count}
+
+    def requests(name: str) -> int:
+        return int(env.stats.get(name, "GET").num_requests)
+
+    runner.start_shape()
+    try:
+        assert wait_until(lambda: running() == {"A": 2} and requests("by A") > 0), running()
+        assert requests("by B") == 0
+        clock.now = 3600.0  # stage 2
+        assert wait_until(lambda: running() == {"B": 2}), running()
+        seen = requests("by B")
+        assert wait_until(lambda: requests("by B") > seen), "B's users run"
+        a_requests = requests("by A")
+        assert wait_until(lambda: requests("by B") > seen + 4)
+        assert requests("by A") == a_requests  # no A user is left running
+        clock.now = 7200.0  # stage 3 names both: nobody is stopped, one more user by the weights
+        assert wait_until(lambda: runner.user_count == 3), running()
+        assert running().get("B", 0) >= 2
+        clock.now = 10800.0  # the profile is over: the test stops
+        assert wait_until(lambda: runner.user_count == 0), running()
+    finally:
+        runner.quit()
+
+
+def test_the_persona_dispatcher_switches_classes_on_every_worker(write_scenario: Callable[..., Path]) -> None:
+    """What a master sends its workers: each worker's counts per class (Locust's real dispatcher, two nodes)."""
+    from locust.dispatch import UsersDispatcher
+    from locust.runners import WorkerNode
+
+    from engine.load import load_plan
+    from engine.shape import PersonaDispatcher
+
+    plan = load_plan(write_scenario(PERSONA_STAGES), module="profiles_test_persona_dispatch")
+    a, b = plan.user_classes["A"], plan.user_classes["B"]
+
+    def dispatcher(kind: type) -> Any:
+        return kind(worker_nodes=[WorkerNode("w1"), WorkerNode("w2")], user_classes=[a, b])
+
+    locust_own, ours = dispatcher(UsersDispatcher), dispatcher(PersonaDispatcher)
+    for each in (locust_own, ours):
+        each.new_dispatch(4, 100, [a])
+        assert list(each)[-1] == {"w1": {"A": 2, "B": 0}, "w2": {"A": 2, "B": 0}}
+        each.new_dispatch(4, 100, [b])
+    assert list(locust_own)[-1] == {"w1": {"A": 2, "B": 0}, "w2": {"A": 2, "B": 0}}  # why the engine has its own
+    assert list(ours)[-1] == {"w1": {"A": 0, "B": 2}, "w2": {"A": 0, "B": 2}}
+    ours.new_dispatch(4, 1, [a])  # a slow spawn rate: the B users stop at once, A's come one a second
+    first = next(ours)
+    assert {worker: counts["B"] for worker, counts in first.items()} == {"w1": 0, "w2": 0}
+    assert sum(counts["A"] for counts in first.values()) == 1
+    ours.new_dispatch(3, 100, None)  # no classes named: Locust's own dispatch (down to 3, by the last ones)
+    assert sum(sum(counts.values()) for counts in list(ours)[-1].values()) == 3
+    ours.new_dispatch(2, 100, [])  # every named persona left out by --tags: nobody runs
+    assert list(ours)[-1] == {"w1": {"A": 0, "B": 0}, "w2": {"A": 0, "B": 0}}
+
+
+def test_persona_stages_on_a_master_and_a_worker(target_url: str, write_scenario: Callable[..., Path]) -> None:
+    """A real master and worker (private port): stage 2's personas replace stage 1's on the worker."""
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parent.parent
+    locust = str(Path(sys.executable).with_name("locust"))
+    text = PERSONA_STAGES.replace("1h, users: 2, personas: [A]", "3s, users: 2, personas: [A]")
+    text = text.replace("1h, users: 2, personas: [B]", "4s, users: 2, personas: [B]")
+    text = text.replace("        - {duration: 1h, users: 3, personas: [A, B]}\n", "")
+    path = write_scenario(text)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = str(sock.getsockname()[1])
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LOCUST_")}
+    base = [locust, "-f", str(root / "locustfile.py"), "--scenario", str(path)]
+    worker = subprocess.Popen(
+        [*base, "--worker", "--master-port", port, "--loglevel", "DEBUG"],
+        cwd=path.parent,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        master = subprocess.run(
+            [
+                *base, "--master", "--master-bind-host", "127.0.0.1", "--master-bind-port", port,
+                "--expect-workers", "1", "--expect-workers-max-wait", "30", "-H", target_url,
+                "--headless", "-t", "60s", "--json", "--only-summary",
+            ],
+            cwd=path.parent, env=env, capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+    finally:
+        try:
+            _, worker_log = worker.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+            _, worker_log = worker.communicate()
+    assert master.returncode == 0, master.stderr
+    # The worker's own account (the master's "All users spawned" line repeats the workers' last report).
+    assert 'Spawning additional {"B": 2} ({"A": 2, "B": 0} already running)' in worker_log, worker_log
+    assert "2 users have been stopped, 2 still running" in worker_log, worker_log
+    import json
+
+    rows = {row["name"]: row["num_requests"] for row in json.loads(master.stdout)}
+    assert rows.get("by A", 0) > 0 and rows.get("by B", 0) > 0, rows
+
+
+def test_a_stage_naming_a_persona_left_out_by_tags_starts_none_of_it(write_scenario: Callable[..., Path]) -> None:
+    from engine.load import load_plan
+
+    text = PERSONA_STAGES.replace("      a:\n", "      a:\n        tags: [a]\n")
+    plan = load_plan(write_scenario(text), module="profiles_test_persona_tags", tags=["a"])
+    assert set(plan.user_classes) == {"A"}  # B has no journey tagged a: Locust does not have it
+    tick = shape_at(plan)
+    a = plan.user_classes["A"]
+    assert tick(0) == (2, 2.0, [a])
+    assert tick(3600) == (2, 2.0, [])  # B's stage: the A users stop, and no B starts (the class is not there)
+    assert tick(7200) == (3, 3.0, [a])

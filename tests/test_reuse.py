@@ -284,7 +284,7 @@ def test_problems_inside_an_included_file_point_into_it(tmp_path):
         f"{lib}:3:17: data file 'people.csv' not found (relative to the file that declares it)",
         f"{lib}:7:12: template syntax error: No filter named 'nofilter'.",
         f"{lib}:8:12: template syntax error: unexpected 'end of print statement'",
-        f"{lib}:10:7: unknown key 'expct' (did you mean 'expect'?)",
+        f"{lib}:10:7: fragments.broken[3]: unknown key 'expct' (did you mean 'expect'?)",
         f"{lib}:11:7: unknown fragment 'hellp' (did you mean 'hello'?)",
     ]  # with a schema error, undefined names are not checked: fix it and they show
     write(tmp_path, "lib/people.csv", "name\nann\n")
@@ -562,3 +562,127 @@ users:
     fast = load_plan(path, "clients_fast", overrides=Overrides(env="fast")).user_classes["U"]
     assert issubclass(http, HttpUser) and not issubclass(http, FastHttpUser)
     assert issubclass(fast, FastHttpUser)
+
+
+CLIENT_SCENARIO = """\
+version: 1
+vars: {n: 1}
+environments:
+  fast: {defaults: {client: fast}}
+users:
+  U:
+    wait: 0.05
+    journeys:
+      j:
+        steps:
+          - get: /health
+"""
+
+
+def test_var_sets_the_client(tmp_path):
+    from locust import FastHttpUser, HttpUser
+
+    from engine.load import load_plan
+
+    path = write(tmp_path, "clients.yaml", CLIENT_SCENARIO)
+
+    def base(module: str, *options: str, env: str | None = None) -> type:
+        user: type = load_plan(path, module, overrides=Overrides(env=env, vars=options)).user_classes["U"]
+        return FastHttpUser if issubclass(user, FastHttpUser) else HttpUser
+
+    assert base("var_client_default") is HttpUser
+    assert base("var_client_fast", "defaults.client=fast") is FastHttpUser
+    assert base("var_client_http", "defaults.client=http") is HttpUser
+    assert base("var_client_env_then_var", "defaults.client=http", env="fast") is HttpUser  # --var after --env
+    assert base("var_client_env", env="fast") is FastHttpUser
+    program, _ = compile_file(path, Overrides(vars=("defaults.timeout=2s", "defaults.verify_tls=false")))
+    assert (program.scenario.defaults.timeout, program.scenario.defaults.verify_tls) == (2.0, False)
+    assert compile_file(path)[1] != compile_file(path, Overrides(vars=("defaults.client=fast",)))[1]  # the digest
+
+
+def test_a_bad_var_for_a_default_is_a_command_line_error(tmp_path):
+    path = write(tmp_path, "clients.yaml", CLIENT_SCENARIO)
+    settable = "defaults.timeout, defaults.client, defaults.verify_tls, defaults.allow_redirects"
+    assert problems(path, Overrides(vars=("defaults.client=fats",))) == [
+        "<command line>:1:1: --var defaults.client: expected one of http, fast, got 'fats' (did you mean 'fast'?)"
+    ]
+    assert problems(path, Overrides(vars=("defaults.client=",))) == [
+        "<command line>:1:1: --var defaults.client: expected one of http, fast, got ''"
+    ]
+    assert problems(path, Overrides(vars=("defaults.timeout=10 seconds", "defaults.verify_tls=maybe"))) == [
+        "<command line>:1:1: --var defaults.timeout: expected a duration like 500ms, 2s, 1.5m or 1h, or a number of"
+        " seconds (0 or more), got '10 seconds' (write 10s)",
+        "<command line>:1:1: --var defaults.verify_tls: expected true or false, got a string",
+    ]
+    assert problems(path, Overrides(vars=("defaults.clinet=fast", "defaults.bogus=1", "defaults.headers=x"))) == [
+        "<command line>:1:1: --var defaults.bogus: defaults has no setting 'bogus' (--var can set " + settable + ")",
+        "<command line>:1:1: --var defaults.clinet: defaults has no setting 'clinet' (did you mean 'client'?)",
+        "<command line>:1:1: --var defaults.headers: headers cannot be set with --var (set them in the file's"
+        " defaults, or in an environment's)",
+    ]
+    assert problems(path, Overrides(vars=("client=fast",))) == [
+        "<command line>:1:1: --var client: the scenario has no var 'client' (--var defaults.client=fast sets"
+        " defaults.client)"
+    ]
+    bad = run_engine("validate", "--var", "defaults.client=fats", str(path), cwd=ROOT)
+    assert (bad.returncode, bad.stdout) == (1, "")
+    assert bad.stderr == (
+        "<command line>:1:1: --var defaults.client: expected one of http, fast, got 'fats' (did you mean 'fast'?)\n"
+    )
+
+
+# A locustfile that reports the class of each response its users get: the client that made the request.
+RESPONSE_CLASSES = """\
+import sys
+
+from locust import events
+
+from engine.locust_plugin import load_from_command_line
+
+plan = load_from_command_line(__name__)
+globals().update(plan.exports())
+seen = set()
+
+
+@events.request.add_listener
+def report(response=None, **_):
+    kind = f"{type(response).__module__}.{type(response).__name__}"
+    if kind not in seen:
+        seen.add(kind)
+        print("response class:", kind, file=sys.stderr, flush=True)
+"""
+
+
+@pytest.mark.parametrize(
+    ("options", "response"),
+    [
+        ([], "locust.clients.ResponseContextManager"),  # HttpSession (requests)
+        (["--var", "defaults.client=fast"], "locust.contrib.fasthttp.FastResponse"),
+        (["--env", "fast", "--var", "defaults.client=http"], "locust.clients.ResponseContextManager"),
+    ],
+)
+def test_locust_runs_the_client_that_var_sets(target_url, tmp_path, options, response):
+    import subprocess
+
+    from test_cli import LOCUST
+
+    path = write(tmp_path, "clients.yaml", CLIENT_SCENARIO)
+    locustfile = write(tmp_path, "report_clients.py", RESPONSE_CLASSES)
+    args = [LOCUST, "-f", str(locustfile), "--scenario", str(path), *options, *headless(target_url, 1, 1)]
+    result = subprocess.run(args, cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert [line for line in result.stderr.splitlines() if line.startswith("response class:")] == [
+        f"response class: {response}"
+    ]
+    assert stats(result)[("GET", "/health")]["failures"] == 0
+
+
+def test_locust_refuses_a_bad_client_before_any_user_starts(target_url, tmp_path):
+    path = write(tmp_path, "clients.yaml", CLIENT_SCENARIO)
+    result = locust(["--scenario", str(path), "--var", "defaults.client=fats", *headless(target_url, 1, 1)], tmp_path)
+    assert result.returncode == 2
+    assert result.stderr == (
+        "<command line>:1:1: --var defaults.client: expected one of http, fast, got 'fats' (did you mean 'fast'?)\n"
+        f"1 problem in {path}; nothing was started.\n"
+    )
+    assert result.stdout == ""

@@ -86,7 +86,7 @@ def test_threshold_errors_name_the_place_and_the_fix(tmp_path: Path) -> None:
         "19:5: no request is named 'Itmes' (did you mean 'Items'?)",
         "21:5: no journey is named 'shp' (did you mean 'shop'?)",
         "22:5: no journey is named 'Shoper.shop' (did you mean 'Shopper.shop'?)",
-        "23:33: 'abort' needs 'for' too (abort stops the test when the sliding window of for: fails)",
+        "23:33: thresholds[10]: 'abort' needs 'for' too (abort stops the test when the sliding window of for: fails)",
         "24:33: a threshold has either below or above, not both",
         "25:5: unknown metric 'listd' (did you mean 'listed'?)",
         "26:29: counter 'listed' is a number: give it without a unit",
@@ -567,6 +567,60 @@ def test_counters_and_journeys_are_summed_across_worker_processes(target_url: st
     assert measured["requests above 0 for journey list"] == items
     assert measured["failures below 1 for journey Lister.list"] == 0
     assert verdict["passed"] is True
+
+
+REFUSED = """
+version: 1
+name: refused
+users:
+  Reader:
+    wait: {constant: 0.05}
+    journeys:
+      read:
+        steps:
+          - get: /health
+thresholds:
+  - {metric: p95, below: 10s}
+  - {metric: error_rate, below: 50%}
+"""
+
+
+def test_a_master_that_refused_a_worker_says_the_run_did_not_take_place(target_url: str, tmp_path: Path) -> None:
+    """No thresholds are judged on a run that never happened: no "Verdict: PASS", exit code 2."""
+    port = str(free_port())
+    worker_dir = tmp_path / "worker"
+    worker_dir.mkdir()
+    other = worker_dir / "other.yaml"
+    other.write_text(textwrap.dedent(REFUSED).lstrip("\n").replace("Reader:", "Writer:"), encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LOCUST_")}
+    worker = subprocess.Popen(
+        [LOCUST, "-f", LOCUSTFILE, "--scenario", str(other), "--worker", "--master-host", "127.0.0.1",
+         "--master-port", port],
+        cwd=worker_dir, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        args = ["--master", "--master-bind-host", "127.0.0.1", "--master-bind-port", port, "--master-port", port]
+        args += ["--expect-workers", "1", "--expect-workers-max-wait", "30", "-u", "2", "-r", "2", "-t", "5s"]
+        run = locust(tmp_path / "master", REFUSED, args, target_url, timeout=60)
+    finally:
+        try:
+            worker.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+            worker.wait()
+    assert run.returncode == 2, run.stderr
+    assert "Verdict: PASS" not in run.stderr and "  PASS " not in run.stderr
+    assert re.search(
+        r"^Verdict: run did not take place: worker \S+ runs a different scenario \(\S*other\.yaml\) "
+        r"than the master \(\S*scenario\.yaml\)$",
+        run.stderr,
+        re.MULTILINE,
+    ), run.stderr
+    verdict = run.verdict()
+    assert verdict["passed"] is False and verdict["exit_code"] == 2 and verdict["thresholds"] == []
+    assert "runs a different scenario" in verdict["not_run"]
+    suite = run.junit().find("testsuite")
+    assert suite is not None and suite.get("failures") == "1"
 
 
 # -- load profiles end to end --------------------------------------------------------------------------------------
