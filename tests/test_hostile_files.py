@@ -126,7 +126,8 @@ def test_a_boolean_operator_in_an_expectation_is_an_unknown_key(tmp_path: Path) 
     text = HEAD + JOURNEY + '          - get: /\n            expect: {json: {"$.id": {true: 1}}}\n'
     found = problems(tmp_path, text)
     assert found == [
-        """10:38: users.U.journeys.j.steps[0].expect.json["$.id"]: unknown key 'true' (read by YAML as the boolean true)"""
+        """10:38: users.U.journeys.j.steps[0].expect.json["$.id"]: """
+        "unknown key 'true' (read by YAML as the boolean true)"
     ]
 
 
