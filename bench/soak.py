@@ -41,6 +41,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import csv
+import os
 import re
 import signal
 import statistics
@@ -191,6 +192,8 @@ def parse_args(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
         index = argv.index("--")
         argv, extra = argv[:index], argv[index + 1 :]
     args = parser.parse_args(argv)
+    if (Path.cwd() / args.scenario).is_file():  # relative to where it is run from; else to the repository root
+        args.scenario = str((Path.cwd() / args.scenario).resolve())
     try:
         args.duration_s = duration(args.duration)
         args.interval_s = duration(args.interval)
@@ -273,8 +276,9 @@ def soak(args: argparse.Namespace, extra: list[str], workdir: Path) -> tuple[lis
             "--headless", "-u", str(args.users), "-r", str(args.spawn_rate), "-t", f"{args.duration_s:g}s",
             "-H", url, "--only-summary", "--loglevel", "WARNING", "--csv", str(workdir / "soak"), *extra,
         ]  # fmt: skip
+        scenario = os.path.relpath(args.scenario, ROOT)
         say(
-            f"soak: {args.users} users for {args.duration_s:g} s, {args.scenario}, against the demo store at {url}; "
+            f"soak: {args.users} users for {args.duration_s:g} s, {scenario}, against the demo store at {url}; "
             f"RSS every {args.interval_s:g} s, warm-up {args.warmup_s:g} s"
         )
         say(f"{'time s':>8} {'locust MiB':>11} {'store MiB':>10} {'requests':>10}")
