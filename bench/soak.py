@@ -202,8 +202,11 @@ def parse_args(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
         parser.error(str(error))
     if args.users < 1:
         parser.error("--users must be at least 1")
+    args.duration_s = float(max(1, round(args.duration_s)))  # locust's -t takes whole seconds
     if args.warmup_s >= args.duration_s:
         parser.error("--warmup must be shorter than --duration")
+    if args.warmup_s <= 0:
+        parser.error("--warmup must be more than 0: locust starts up during it")
     return args, extra
 
 

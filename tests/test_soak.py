@@ -158,6 +158,14 @@ def test_a_scenario_locust_cannot_load_is_a_run_problem(tmp_path: Path) -> None:
     assert "soak: RUN PROBLEM: locust exited with code 2" in done.stdout, done.stdout
 
 
-def test_bad_options_are_usage_errors() -> None:
-    done = soak("--duration", "1m", "--warmup", "2m", timeout=30)
-    assert done.returncode == 2 and "--warmup must be shorter than --duration" in done.stderr
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (["--duration", "1m", "--warmup", "2m"], "--warmup must be shorter than --duration"),
+        (["--warmup", "0"], "--warmup must be more than 0"),
+        (["--interval", "soon"], "expected a duration like 30s, 10m or 1h30m, got 'soon'"),
+    ],
+)
+def test_bad_options_are_usage_errors(options: list[str], message: str) -> None:
+    done = soak(*options, timeout=30)
+    assert done.returncode == 2 and message in done.stderr, done.stderr
