@@ -20,12 +20,13 @@ from collections.abc import Callable, Mapping
 from typing import Any, ClassVar, cast
 
 import gevent
-from geventhttpclient.response import HTTPParseError
+from geventhttpclient.response import HTTPConnectionClosed, HTTPParseError
 from locust import FastHttpUser, HttpUser, between, constant, constant_pacing, constant_throughput
 from locust.contrib.fasthttp import LocustBadStatusCode
 from locust.exception import StopUser
 from locust.stats import RequestStats
 from locust.user.task import LOCUST_STATE_RUNNING, LOCUST_STATE_STOPPING, LOCUST_STATE_WAITING
+from urllib3.exceptions import InvalidChunkLength
 
 from engine.compiler import JourneyProgram, PersonaProgram, Program
 from engine.model import Wait
@@ -59,6 +60,34 @@ FAILURE_PAUSE = 0.001
 """Seconds a user pauses after a step that failed without a response (see report_failure)."""
 
 
+NOT_HTTP = "response is not valid HTTP"
+"""A status line or header that neither client can parse (a server that does not speak HTTP, garbage)."""
+BAD_CHUNKS = "response has invalid chunked encoding"
+"""A chunk size line that is not a hexadecimal number (``Transfer-Encoding: chunked``)."""
+_CLOSED = (http.client.RemoteDisconnected, HTTPConnectionClosed)
+"""The server closed the connection before any response (python-requests / the fast client)."""
+_NOT_PARSE_ERRORS = (http.client.IncompleteRead, *_CLOSED)
+
+
+class MalformedHeaders(http.client.HTTPException):
+    """A response head python-requests cannot parse (a header line without a colon, ...)."""
+
+
+class _RefuseMalformedHeaders(logging.Filter):
+    """urllib3 only warns, with a traceback, about a head it cannot parse, and reads on: the
+    headers after the bad line become the body and the response passes. Raised from its
+    warning, this fails the request as the fast client does (``response is not valid HTTP``)
+    and closes the connection. Costs nothing on a request whose head parses."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if str(record.msg).startswith("Failed to parse headers"):
+            raise MalformedHeaders("malformed response headers")
+        return True
+
+
+logging.getLogger("urllib3.connection").addFilter(_RefuseMalformedHeaders())
+
+
 def describe_transport_error(error: BaseException, timeout: float) -> str:
     """A short, stable description of why no response arrived (no host, port or ID in it)."""
     chain: list[BaseException] = []
@@ -66,6 +95,13 @@ def describe_transport_error(error: BaseException, timeout: float) -> str:
     while current is not None and len(chain) < 10:
         chain.append(current)
         current = current.__cause__ or current.__context__ or _inner(current)
+    # by type first: the parsers' errors quote what the server sent, which must not choose the message
+    if any(isinstance(e, InvalidChunkLength) for e in chain):
+        return BAD_CHUNKS
+    if any(isinstance(e, HTTPParseError) and "chunk" in str(e).lower() for e in chain):
+        return BAD_CHUNKS
+    if any(isinstance(e, http.client.HTTPException) and not isinstance(e, _NOT_PARSE_ERRORS) for e in chain):
+        return NOT_HTTP
     text = " ".join(f"{type(e).__name__} {e}" for e in chain).lower()
     if any(isinstance(e, (socket.timeout, TimeoutError, gevent.Timeout)) for e in chain) or "timed out" in text:
         return f"request timed out after {timeout:g}s"
@@ -84,8 +120,10 @@ def describe_transport_error(error: BaseException, timeout: float) -> str:
         return "host not found"
     if "certificate" in text or "ssl" in text:
         return "TLS error"
-    if any(isinstance(e, ConnectionResetError) for e in chain) or "reset" in text:
+    if any(isinstance(e, ConnectionResetError) and not isinstance(e, _CLOSED) for e in chain) or "reset" in text:
         return "connection reset"
+    if any(isinstance(e, _CLOSED) for e in chain):
+        return "connection closed without a response"
     if any(isinstance(e, OSError) and e.errno == errno.ECONNABORTED for e in chain):
         return "connection aborted"
     return f"connection error ({type(error).__name__})"
