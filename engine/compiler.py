@@ -303,7 +303,7 @@ class _Compiler:
         defined = {name for name, _ in scenario.vars} | set(defined_names(every_step))
         defined |= {param for fragment in scenario.fragments.values() for param, _ in fragment.params}
         for path, pos in scenario.secrets:
-            if path[0] not in defined:
+            if path[0] not in defined and path[0].isidentifier():  # (not a name at all: the schema says so)
                 hint = did_you_mean(path[0], defined) or "name a var, or a value a step saves, sets or feeds"
                 self.sink.add(pos, f"secrets: no variable is named '{path[0]}'", hint)
 

@@ -104,10 +104,11 @@ def written(node: nodes.Node) -> str | None:
     return None
 
 
-def missing(obj: Any, name: Any, base: str, key: str | None) -> str:
+def missing(obj: Any, name: Any, base: str, key: str | None, attribute: bool = False) -> str:
     """Why ``base[key]`` or ``base.name`` is undefined, naming what the template wrote, never the value
     a variable key had: the message is the same for every value (stable), and no secret is in it."""
-    what = "key" if isinstance(obj, Mapping) else "item" if isinstance(obj, (list, tuple, str)) else "attribute"
+    sequence = isinstance(obj, (list, tuple, str)) and not attribute
+    what = "key" if isinstance(obj, Mapping) else "item" if sequence else "attribute"
     subject = f"'{base}'" if base else "the value"
     if key is None:  # a key or attribute written in the template
         return f"{subject} has no {what} {name!r}"
@@ -206,7 +207,7 @@ class BoundedEnvironment(SandboxedEnvironment):
             return self.unsafe_undefined(obj, attribute)
         if base is None:
             return self.undefined(obj=obj, name=attribute)
-        return self.undefined(hint=missing(obj, attribute, base, None), obj=obj, name=attribute)
+        return self.undefined(hint=missing(obj, attribute, base, None, attribute=True), obj=obj, name=attribute)
 
     # -- operators ---------------------------------------------------------------------------
 

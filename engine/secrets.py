@@ -21,6 +21,7 @@ nothing is recorded per request or per user.
 from __future__ import annotations
 
 import json
+import logging
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -188,3 +189,32 @@ class Secrets:
 
 
 NO_SECRETS = Secrets()
+
+
+def _masked_query(text: str) -> str:
+    """A URL (or text holding one) with every query value and a ``user:password@`` password masked."""
+    if "?" in text:
+        head, _, query = text.partition("?")
+        query, space, tail = query.partition(" ")
+        items = (f"{item.split('=', 1)[0]}={MASK}" if "=" in item else item for item in query.split("&"))
+        text = f"{head}?{'&'.join(items)}{space}{tail}"
+    if "@" in text and "://" in text:
+        text = mask_url(text)
+    return scrub(text, ordered(_REGISTERED))
+
+
+class ClientLogFilter(logging.Filter):
+    """The HTTP client logs each request's URL at DEBUG (urllib3: ``"GET /path?query HTTP/1.1" 200``):
+    there, every query value and every value registered as secret is masked."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(_masked_query(arg) if isinstance(arg, str) else arg for arg in record.args)
+        return True
+
+
+def guard_client_logs() -> None:
+    """Install :class:`ClientLogFilter` on urllib3's request log (once)."""
+    logger = logging.getLogger("urllib3.connectionpool")
+    if not any(isinstance(f, ClientLogFilter) for f in logger.filters):
+        logger.addFilter(ClientLogFilter())

@@ -29,11 +29,12 @@ from locust.user.task import LOCUST_STATE_RUNNING, LOCUST_STATE_STOPPING, LOCUST
 
 from engine.compiler import JourneyProgram, PersonaProgram, Program
 from engine.model import Wait
-from engine.secrets import Secrets
+from engine.secrets import Secrets, guard_client_logs
 from engine.steps import StopRequested, iter_requests, run_steps
 from engine.templates import Scope
 
 log = logging.getLogger("engine.users")
+guard_client_logs()  # python-requests' client logs every URL at DEBUG, query values and all
 
 
 def _product() -> str:
