@@ -40,6 +40,7 @@ class Step(Protocol):
 
     method: str
     name: str
+    secrets: Secrets
 
 
 def failure(
@@ -48,15 +49,14 @@ def failure(
     step: Step,
     url: str,
     headers: Mapping[str, str] | None,
-    masked: Secrets = NO_SECRETS,
     scope: Scope | None = None,
 ) -> None:
     """Mark ``response`` failed with ``message`` (what Locust shows) and log why, once per kind.
 
     ``url`` and ``headers`` are what ``step`` sent; every secret value they carry, and those of
-    ``scope`` that ``masked`` names, is masked in the message and the log.
+    ``scope`` that the step's secrets name, is masked in the message and the log.
     """
-    hidden = secrets(url, headers or {}, masked, scope)
+    hidden = secrets(url, headers or {}, step.secrets, scope)
     message = scrub(message, hidden)
     response.failure(message)
     method, name = step.method, step.name

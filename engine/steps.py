@@ -222,6 +222,7 @@ class RequestStep(StepProgram):
     ) -> None:
         self.counters = counters or []
         self.tally = tally
+        self.secrets = checks.secrets  # the scenario's: what a failure's message and log mask
         self.method = spec.method
         self.name = name or spec.name or stats_name(str(spec.url.raw))
         self.url = url
@@ -328,9 +329,7 @@ class RequestStep(StepProgram):
         try:
             sent = user.client.request(self.method, url, name=self.name, data=data, headers=headers, **options)
         except RequestTimeout:  # past the deadline where the client does not catch it (it reports nothing then)
-            message = f"request timed out after {self.timeout:g}s"
-            user.report_failure(self.method, self.name, message, scope, self.timeout * 1000)
-            return self.keep_going
+            return self.timed_out(user, scope)
         finally:
             INFLIGHT.pop(request, None)
         with sent as response:
@@ -339,7 +338,7 @@ class RequestStep(StepProgram):
             if not status or response.request_meta["exception"] is not None:
                 broken = user.transport_error(response, self.timeout)
                 if broken is not None:
-                    diagnose.failure(response, broken, self, url, headers, user.secrets, scope)
+                    self.failed(response, broken, url, headers, scope)
                     return self.keep_going
             view = ResponseView(response, status, response.request_meta["response_time"], user.cookie)
             problems: list[str] = []
@@ -358,18 +357,32 @@ class RequestStep(StepProgram):
                     save_all(self.savers, view, scope, problems)
             except Exception as exc:
                 if log.isEnabledFor(logging.DEBUG):
-                    trace = "".join(traceback.format_exception(exc))
-                    log.debug("check of %s %s raised: %s", self.method, self.name, user.mask(trace, scope))
+                    self.log_raised(exc, user, scope)
                 problems.append(f"check error: {exc}")
             if self.counters:
                 self.count(view, scope)
             if problems:
-                diagnose.failure(response, "; ".join(problems), self, url, headers, user.secrets, scope)
+                self.failed(response, "; ".join(problems), url, headers, scope)
                 return self.keep_going
             response.success()
             return True
 
     run = exchange  # no frame of its own under the request
+
+    def timed_out(self, user: Runner, scope: Scope) -> bool:
+        """A request past its deadline that the client did not report: a failure taking the whole timeout."""
+        message = f"request timed out after {self.timeout:g}s"
+        user.report_failure(self.method, self.name, message, scope, self.timeout * 1000)
+        return self.keep_going
+
+    def failed(self, response: Any, message: str, url: str, headers: dict[str, str], scope: Scope) -> None:
+        """The response fails with ``message`` (see :func:`diagnose.failure`; a method: one stack slot less here)."""
+        diagnose.failure(response, message, self, url, headers, scope)
+
+    def log_raised(self, exc: Exception, user: Runner, scope: Scope) -> None:
+        """A check that raised, with its traceback, at DEBUG (secrets masked)."""
+        trace = "".join(traceback.format_exception(exc))
+        log.debug("check of %s %s raised: %s", self.method, self.name, user.mask(trace, scope))
 
     def count(self, response: ResponseView, scope: Scope) -> None:
         """``count:``: add 1 to each counter whose condition holds (or its value, when it is a number)."""
