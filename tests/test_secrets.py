@@ -292,3 +292,21 @@ def test_the_secrets_example_is_documented() -> None:
     example = (ROOT / "examples" / "secrets.yaml").read_text(encoding="utf-8")
     assert "secrets:" in example and "secret=true" in example
     assert "### Secrets" in Path(ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def test_an_included_file_declares_its_secrets_too(tmp_path) -> None:
+    (tmp_path / "lib.yaml").write_text("version: 1\nsecrets: [password]\nvars: {password: pw-1234}\n", encoding="utf-8")
+    (tmp_path / "main.yaml").write_text(
+        "version: 1\ninclude: [lib.yaml]\nsecrets: [other]\nvars: {other: x}\n"
+        "users: {U: {journeys: {j: {steps: [{get: /}]}}}}\n",
+        encoding="utf-8",
+    )
+    plan = load_plan(tmp_path / "main.yaml", module="secrets_included")
+    assert plan.program.secrets.names() == {"password", "other"}
+    (tmp_path / "lib.yaml").write_text("version: 1\nsecrets: [pasword]\nvars: {password: pw-1234}\n", encoding="utf-8")
+    result = subprocess.run(
+        [sys.executable, "-m", "engine", "validate", "main.yaml"], cwd=tmp_path, capture_output=True, text=True
+    )
+    assert result.stderr.splitlines() == [
+        "lib.yaml:2:11: secrets: no variable is named 'pasword' (did you mean 'password'?)"
+    ], result.stderr
