@@ -203,6 +203,7 @@ class _Builder:
             faker_seed=faker.get("seed") if isinstance(faker.get("seed"), int) else None,
             personas=tuple(personas),
             limits=self.limits(_mapping(data.get("limits"))),
+            secrets=self.secrets(data.get("secrets")),
         )
 
     def check_locales(self, faker: MarkedDict) -> None:
@@ -272,6 +273,17 @@ class _Builder:
             except _INVALID:
                 continue  # reported by the schema
         return tuple(built)
+
+    def secrets(self, node: Any) -> tuple[tuple[tuple[str, ...], Position], ...]:
+        """``secrets: [password, shopper.password]``: variables, or keys of one (the schema reports malformed items)."""
+        if not isinstance(node, list):
+            return ()
+        positions = getattr(node, "item_pos", None) or [self.pos(node)] * len(node)
+        return tuple(
+            (tuple(item.split(".")), pos)
+            for item, pos in zip(node, positions, strict=False)
+            if isinstance(item, str) and item and "" not in item.split(".")
+        )
 
     def limits(self, node: dict[str, Any]) -> Limits:
         default = Limits()

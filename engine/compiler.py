@@ -42,6 +42,7 @@ from engine.model import (
     Use,
 )
 from engine.pools import Pools
+from engine.secrets import Secrets, secret_name
 from engine.steps import (
     ChooseStep,
     FeedStep,
@@ -175,6 +176,7 @@ class Program:
     feeders: FeederHub = field(default_factory=lambda: FeederHub({}))
     pools: Pools = field(default_factory=lambda: Pools({}))
     counters: Counters = field(default_factory=Counters)
+    secrets: Secrets = field(default_factory=Secrets)
     journey_stats: Any = None  # a locust RequestStats of journey runs, made by engine.users
 
     @property
@@ -214,10 +216,13 @@ class _Compiler:
         self.unsure: frozenset[str] | None = None  # names a step left out (schema errors) might define
         self.templates = Templates(scenario.faker_locale, scenario.faker_seed, scenario.limits)
         self.builtin_names = self.templates.builtin_names() | {"shared"}
+        self.secrets = Secrets(path for path, _ in scenario.secrets)
         defaults = scenario.defaults
         self.default_headers = (
             self.templates.compile(defaults.headers.raw, defaults.headers.pos, sink) if defaults.headers else None
         )
+        if defaults.headers is not None:
+            self.secret_fields(defaults.headers.raw, defaults.headers.pos)
         # For "undefined variable" hints: the names the step sequence being compiled defines (maybe
         # after their use), and hints for names defined where the current steps cannot see them.
         self.sequence_names: dict[str, Position] = {}
@@ -229,6 +234,7 @@ class _Compiler:
         every_step = [*scenario.setup, *scenario.teardown, *(s for f in scenario.fragments.values() for s in f.steps)]
         for persona in scenario.personas:
             every_step += [*persona.on_start, *persona.on_stop, *(s for j in persona.journeys for s in j.steps)]
+        self.every_step = every_step
         self.pools = Pools(shared_pools(every_step))
         self.counters = Counters(sorted(counter_names(every_step)))
         self.request_names: set[str] = set()
@@ -276,6 +282,30 @@ class _Compiler:
         compiled = self.templates.compile(raw, pos, self.sink)
         self.check_names(compiled, known)
         return compiled
+
+    # -- secrets -----------------------------------------------------------------
+    def secret_fields(self, raw: Any, pos: Position) -> None:
+        """The variables in secret headers or query parameters (``Authorization: Bearer {{ token }}``) are secret."""
+        if isinstance(raw, dict):
+            for name, value in raw.items():
+                if secret_name(str(name)):
+                    self.secret_value(value, pos)
+
+    def secret_value(self, raw: Any, pos: Position) -> None:
+        """Every variable a value reads is secret (the templates are compiled once: this reuses them)."""
+        for name in self.templates.compile(raw, pos, ErrorSink()).names:
+            if name not in self.builtin_names:
+                self.secrets.add(name)
+
+    def check_secrets(self, every_step: list[Step]) -> None:
+        """Each name under ``secrets:`` must be a variable the scenario defines (a typo would leak)."""
+        scenario = self.scenario
+        defined = {name for name, _ in scenario.vars} | set(defined_names(every_step))
+        defined |= {param for fragment in scenario.fragments.values() for param, _ in fragment.params}
+        for path, pos in scenario.secrets:
+            if path[0] not in defined and path[0].isidentifier():  # (not a name at all: the schema says so)
+                hint = did_you_mean(path[0], defined) or "name a var, or a value a step saves, sets or feeds"
+                self.sink.add(pos, f"secrets: no variable is named '{path[0]}'", hint)
 
     def condition(self, raw: Any, pos: Position, known: set[str]) -> Renderer:
         """A condition must be one ``{{ expression }}`` (or a boolean), never text that is always truthy.
@@ -331,8 +361,11 @@ class _Compiler:
             feeders=FeederHub(self.feeders),
             pools=self.pools,
             counters=self.counters,
+            secrets=self.secrets,
         )
         self.check_load()
+        if self.names_checked:
+            self.check_secrets(self.every_step)
         if not self.sink.errors:  # (building ``fake`` would fail on an unknown locale, already reported)
             program.builtins = self.templates.builtins()
             program.builtins["shared"] = self.pools
@@ -410,7 +443,7 @@ class _Compiler:
         try:
             return compiled.render(scope)
         except Exception as exc:
-            self.sink.add(pos, f"cannot render {what}: {exc}")
+            self.sink.add(pos, f"cannot render {what}: {self.secrets.mask(str(exc), scope)}")
             return None
 
     def persona(self, persona: Persona, scenario_names: set[str]) -> PersonaProgram:
@@ -476,6 +509,7 @@ class _Compiler:
         if isinstance(step, Think):
             return ThinkStep(step)
         if isinstance(step, SetHeaders):
+            self.secret_fields(step.headers.raw, step.headers.pos)
             return HeadersStep(step, self.renderer(step.headers.raw, step.headers.pos, known))
         if isinstance(step, Assign):
             values = []
@@ -589,9 +623,20 @@ class _Compiler:
             if graphql.operation is not None:
                 parts.append(("operationName", Constant(graphql.operation)))
             renderers["json"] = Mapping_(parts)
+        for secret_field in (step.headers, step.params):
+            if secret_field is not None:
+                self.secret_fields(secret_field.raw, secret_field.pos)
+        if step.auth is not None:  # [user, password]: the password (a single template: all of it)
+            raw = step.auth.raw
+            self.secret_value(raw[1] if isinstance(raw, list) and len(raw) == 2 else raw, step.auth.pos)
+        for extractor in step.save:
+            if extractor.source == "cookie":
+                self.secrets.add(extractor.var)
         base_dir = Path(step.pos.file).parent
         is_graphql = step.graphql is not None
-        checks = Checks(step.expect, base_dir, self.templates, self.sink, graphql=is_graphql, files=self.files)
+        checks = Checks(
+            step.expect, base_dir, self.templates, self.sink, graphql=is_graphql, files=self.files, secrets=self.secrets
+        )
         self.check_names(checks.renderers(), known | set(RESPONSE_NAMES))
         savers = [Saver(spec, self.templates, self.sink, self.pools) for spec in step.save]
         for saver in savers:
@@ -631,7 +676,9 @@ class _Compiler:
     def poll(self, step: Poll, known: set[str]) -> PollStep:
         request = step.request
         name = f"{request.name or stats_name(str(request.url.raw))} (poll)"
-        until = Checks(step.until, Path(step.pos.file).parent, self.templates, self.sink, files=self.files)
+        until = Checks(
+            step.until, Path(step.pos.file).parent, self.templates, self.sink, files=self.files, secrets=self.secrets
+        )
         self.check_names(until.renderers(), known | set(RESPONSE_NAMES))
         return PollStep(step, self.request(request, known, name=name), until)
 

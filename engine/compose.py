@@ -19,11 +19,11 @@ import yaml
 
 from engine.errors import Position, ScenarioError, ScenarioErrors, did_you_mean
 from engine.files import Confinement, FileRefused, parse_size
-from engine.source import MarkedDict, read_file
+from engine.source import MarkedDict, MarkedList, read_file
 from engine.validate import check_value, schema, validate
 
 SHARED = ("vars", "fragments", "data", "services", "environments")
-INCLUDABLE = frozenset({"version", "name", "description", "include", *SHARED})
+INCLUDABLE = frozenset({"version", "name", "description", "include", "secrets", *SHARED})
 COMMAND_LINE = Position("<command line>", 1, 1)
 DEFAULTS = "defaults."
 # The defaults --var can set: every scalar one (headers is a mapping, set in the file or an environment).
@@ -87,7 +87,7 @@ class _Composer:
                     self.problems.append(
                         ScenarioError(
                             data.key_pos[key],
-                            f"an included file may only define {', '.join(SHARED)}: found '{key}'",
+                            f"an included file may only define {', '.join(SHARED)}, secrets: found '{key}'",
                         )
                     )
         includes = data.get("include")
@@ -118,6 +118,27 @@ class _Composer:
             for section in SHARED:
                 if isinstance(included.get(section), MarkedDict):
                     merge(into, section, included, self.problems)
+            merge_secrets(into, included)
+
+
+def merge_secrets(into: MarkedDict, source: MarkedDict) -> None:
+    """An included file's ``secrets:`` are the including file's too (a list: their union)."""
+    incoming = source.get("secrets")
+    if not isinstance(incoming, MarkedList):
+        return
+    own = into.get("secrets")
+    if own is None:
+        own = MarkedList()
+        own.pos, own.item_pos = incoming.pos, []
+        into["secrets"] = own
+        into.key_pos.setdefault("secrets", source.key_pos["secrets"])
+        into.value_pos.setdefault("secrets", source.value_pos["secrets"])
+    if not isinstance(own, MarkedList):
+        return  # not a list: the schema reports it
+    for item, pos in zip(incoming, incoming.item_pos, strict=True):
+        if item not in own:
+            own.append(item)
+            own.item_pos.append(pos)
 
 
 def merge(into: MarkedDict, section: str, source: MarkedDict, problems: list[ScenarioError]) -> None:

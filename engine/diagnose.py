@@ -17,23 +17,19 @@ It runs on the failure path only: a request that passes never calls it.
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Mapping
 from typing import Any, Protocol
-from urllib.parse import unquote, urlsplit, urlunsplit
 
 from engine.response import decode_body
+from engine.secrets import MASK, NO_SECRETS, Secrets, mask_header, mask_url, ordered, query_parts, scrub, secret_name
+
+__all__ = ["MASK", "describe", "failure", "mask_header", "mask_url", "scrub", "secret_name", "secrets"]
+Scope = Mapping[str, Any]
 
 log = logging.getLogger("engine.diagnose")
 BODY_BYTES = 500
 MAX_KINDS = 1000
 """Kinds of failure counted per process; a failure of a kind beyond them is logged at DEBUG only."""
-MASK = "***"
-_SECRET = re.compile(
-    r"auth|cookie|token|secret|passw|pwd|api[-_]?key|^key$|session|signature|credential|jwt",
-    re.IGNORECASE,
-)
-"""Header and query parameter names whose values are masked (Authorization, Cookie, X-Api-Key, ...)."""
 
 _counts: dict[tuple[str, str, str], int] = {}
 _full = False
@@ -44,13 +40,24 @@ class Step(Protocol):
 
     method: str
     name: str
+    secrets: Secrets
 
 
-def failure(response: Any, message: str, step: Step, url: str, headers: Mapping[str, str] | None) -> None:
+def failure(
+    response: Any,
+    message: str,
+    step: Step,
+    url: str,
+    headers: Mapping[str, str] | None,
+    scope: Scope | None = None,
+) -> None:
     """Mark ``response`` failed with ``message`` (what Locust shows) and log why, once per kind.
 
-    ``url`` and ``headers`` are what ``step`` sent.
+    ``url`` and ``headers`` are what ``step`` sent; every secret value they carry, and those of
+    ``scope`` that the step's secrets name, is masked in the message and the log.
     """
+    hidden = secrets(url, headers or {}, step.secrets, scope)
+    message = scrub(message, hidden)
     response.failure(message)
     method, name = step.method, step.name
     key = (method, name, message)
@@ -69,9 +76,9 @@ def failure(response: Any, message: str, step: Step, url: str, headers: Mapping[
     else:
         return
     try:
-        text = describe(response, method, url, headers)
+        text = describe(response, method, url, headers, hidden)
     except Exception as exc:  # a log line must never break the request's report
-        text = f"  (could not describe the exchange: {type(exc).__name__}: {exc})"
+        text = scrub(f"  (could not describe the exchange: {type(exc).__name__}: {exc})", hidden)
     log.log(level, "failed %s %s: %s (%s)\n%s", method, mask_url(name), message, note, text)
 
 
@@ -82,14 +89,16 @@ def _note_full() -> None:
         log.warning("more than %d kinds of failure: the next new ones are logged at DEBUG only", MAX_KINDS)
 
 
-def describe(response: Any, method: str, url: str, headers: Mapping[str, str] | None) -> str:
-    """The request and response (or why none arrived) as indented lines."""
+def describe(
+    response: Any, method: str, url: str, headers: Mapping[str, str] | None, hidden: list[str] | None = None
+) -> str:
+    """The request and response (or why none arrived) as indented lines, ``hidden`` values masked."""
     meta = getattr(response, "request_meta", None)
     sent = str((meta.get("url") if isinstance(meta, dict) else None) or url)  # with the host Locust put before it
     headers = headers or {}
-    lines = [f"  request: {method} {mask_url(sent)}"]
-    lines += [f"    {name}: {mask_header(name, str(value))}" for name, value in headers.items()]
-    hidden = secrets(sent, headers)
+    hidden = ordered([*(hidden or ()), *secrets(sent, headers)])
+    lines = [f"  request: {method} {scrub(mask_url(sent), hidden)}"]
+    lines += [f"    {name}: {scrub(mask_header(name, str(value)), hidden)}" for name, value in headers.items()]
     status = getattr(response, "status_code", None)
     if not status:
         error = getattr(response, "error", None)
@@ -114,73 +123,12 @@ def _header(response: Any, name: str) -> str | None:
     return None if value is None else str(value)
 
 
-def secret(name: str) -> bool:
-    """Whether a header or query parameter of this name carries a secret (its value is masked)."""
-    return _SECRET.search(name) is not None
-
-
-def _hidden_parts(name: str, value: str) -> list[str]:
-    """The parts of a secret header's value that :func:`mask_header` hides."""
-    lower = name.lower()
-    if lower in ("cookie", "set-cookie"):
-        return [part.split("=", 1)[1].strip() for part in value.split(";") if "=" in part]
-    _, space, credentials = value.strip().partition(" ")
-    if lower.endswith("authorization") and space:
-        return [credentials.strip()]
-    return [value]
-
-
-def mask_header(name: str, value: str) -> str:
-    """A header value fit for a log: a secret's scheme (``Bearer ***``) or cookie names (``sid=***``) only."""
-    if not secret(name):
-        return value
-    lower = name.lower()
-    if lower in ("cookie", "set-cookie"):
-        names = [part.split("=", 1)[0].strip() for part in value.split(";") if part.strip()]
-        return "; ".join(f"{cookie}={MASK}" for cookie in names)
-    scheme, space, _ = value.strip().partition(" ")
-    if lower.endswith("authorization") and space:
-        return f"{scheme} {MASK}"
-    return MASK
-
-
-def mask_url(url: str) -> str:
-    """A URL fit for a log: the password of ``user:password@`` and secret query values masked."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return url
-    netloc = parts.netloc
-    if "@" in netloc:
-        userinfo, host = netloc.rsplit("@", 1)
-        user, colon, _ = userinfo.partition(":")
-        netloc = f"{user}:{MASK}@{host}" if colon else netloc
-    query = "&".join(
-        f"{item.split('=', 1)[0]}={MASK}" if "=" in item and secret(unquote(item.split("=", 1)[0])) else item
-        for item in parts.query.split("&")
-    )
-    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
-
-
-def secrets(url: str, headers: Mapping[str, str]) -> list[str]:
-    """The secret values a request carries (in masked headers and query parameters), longest first."""
-    found = []
-    for name, value in headers.items():
-        if secret(name):
-            found += _hidden_parts(name, str(value))
-    query = urlsplit(url).query if "?" in url else ""
-    for item in query.split("&"):
-        key, equals, value = item.partition("=")
-        if equals and secret(unquote(key)):
-            found += [value, unquote(value)]
-    return sorted({value for value in found if len(value) >= 4}, key=len, reverse=True)
-
-
-def scrub(text: str, hidden: list[str]) -> str:
-    """``text`` with every secret value of the request masked (an error or a body may repeat one)."""
-    for value in hidden:
-        text = text.replace(value, MASK)
-    return text
+def secrets(
+    url: str, headers: Mapping[str, str], masked: Secrets = NO_SECRETS, scope: Scope | None = None
+) -> list[str]:
+    """The secret values a request carries (in secret headers and query parameters), and those of
+    ``scope`` that ``masked`` names, longest first."""
+    return ordered([*masked.values(scope, headers), *query_parts(url)])
 
 
 def repeats() -> list[tuple[tuple[str, str, str], int]]:

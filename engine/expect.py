@@ -21,6 +21,7 @@ from engine.files import UNCONFINED, Confinement, FileRefused
 from engine.jsonpaths import JsonPath, JsonPathError
 from engine.model import Expectation, Match, Target, Value
 from engine.response import NotJson, ResponseView
+from engine.secrets import NO_SECRETS, Secrets
 from engine.sentinels import Sentinel
 from engine.source import position_of
 from engine.templates import RESPONSE_NAMES, Constant, Renderer, Scope, Sequence_, Templates
@@ -135,10 +136,13 @@ class Operator:
 class TargetCheck:
     """All operators on one JSONPath (``json``) or one header (``headers``)."""
 
-    __slots__ = ("_path", "key", "kind", "operators")
+    __slots__ = ("_path", "key", "kind", "operators", "secrets")
 
-    def __init__(self, kind: str, target: Target, templates: Templates, sink: ErrorSink) -> None:
+    def __init__(
+        self, kind: str, target: Target, templates: Templates, sink: ErrorSink, secrets: Secrets = NO_SECRETS
+    ) -> None:
         self.kind = kind
+        self.secrets = secrets
         self.key = target.key
         self._path: JsonPath | None = None
         if kind == "json":
@@ -171,7 +175,8 @@ class TargetCheck:
             if reason:
                 problems.append(f"{label}: {reason}")
                 if log.isEnabledFor(logging.DEBUG):
-                    log.debug("%s: %s (actual: %s)", label, reason, "absent" if actual is _ABSENT else repr(actual))
+                    shown = "absent" if actual is _ABSENT else self.secrets.mask(repr(actual), scope)
+                    log.debug("%s: %s (actual: %s)", label, reason, shown)
                 if reason == "missing":
                     break  # one missing path is reported once, whatever the operators on it
 
@@ -187,7 +192,9 @@ class Checks:
         sink: ErrorSink,
         graphql: bool = False,
         files: Confinement = UNCONFINED,
+        secrets: Secrets = NO_SECRETS,
     ) -> None:
+        self.secrets = secrets
         self.needs_response = False
         self.codes: frozenset[int] = frozenset()
         self.classes: frozenset[int] = frozenset()
@@ -205,8 +212,8 @@ class Checks:
             self.codes = frozenset(s for s in spec.status if isinstance(s, int))
             self.classes = frozenset(int(s[0]) for s in spec.status if isinstance(s, str))
             self.status_text = "expected " + ", ".join(str(s) for s in spec.status)
-        self.targets = [TargetCheck("json", t, templates, sink) for t in spec.json]
-        self.targets += [TargetCheck("headers", t, templates, sink) for t in spec.headers]
+        self.targets = [TargetCheck("json", t, templates, sink, secrets) for t in spec.json]
+        self.targets += [TargetCheck("headers", t, templates, sink, secrets) for t in spec.headers]
         self.contains = [(templates.compile(v.raw, v.pos, sink), str(v.raw)) for v in spec.body_contains]
         if spec.body_matches is not None:
             self.body_pattern = str(spec.body_matches.raw)
@@ -262,10 +269,9 @@ class Checks:
                 rule = "false" if error.validator is None else error.validator  # a `false` (sub)schema
                 problems.append(f"schema: {where} fails '{rule}'")
         if self.graphql_errors:
-            self.check_graphql(response, problems)
+            self.check_graphql(response, problems, scope)
 
-    @staticmethod
-    def check_graphql(response: ResponseView, problems: list[str]) -> None:
+    def check_graphql(self, response: ResponseView, problems: list[str], scope: Scope | None = None) -> None:
         """A GraphQL answer is 200 even when it failed: its ``errors`` make the request a failure."""
         try:
             document = response.json()
@@ -276,7 +282,7 @@ class Checks:
         if errors:
             problems.append("graphql: the response has errors")
             if log.isEnabledFor(logging.DEBUG):
-                log.debug("graphql errors: %r", errors)
+                log.debug("graphql errors: %s", self.secrets.mask(repr(errors), scope))
 
 
 def _schema_validator(

@@ -325,3 +325,5 @@ class Scenario:
     default_profile_pos: Position | None = None
     thresholds: tuple[Threshold, ...] = ()
     limits: Limits = field(default_factory=Limits)
+    secrets: tuple[tuple[tuple[str, ...], Position], ...] = ()
+    """``secrets:``: the variables (a name, or a name and keys below it) whose values are masked."""

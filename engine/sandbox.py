@@ -19,9 +19,10 @@ import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from jinja2.compiler import CodeGenerator, Frame
+from jinja2 import nodes
+from jinja2.compiler import CodeGenerator, Frame, optimizeconst
 from jinja2.nodes import Concat
-from jinja2.runtime import Context
+from jinja2.runtime import Context, Undefined
 from jinja2.sandbox import SandboxedEnvironment, SandboxedFormatter
 from markupsafe import Markup
 
@@ -87,8 +88,36 @@ class _BoundedFormatter(SandboxedFormatter):
         return super().format_field(value, format_spec)
 
 
+def written(node: nodes.Node) -> str | None:
+    """An expression as an author writes it (``tokens``, ``user.id``, ``rows[0]['name']``), or None
+    for one too intricate to name briefly (a call, a filter, an operator)."""
+    if isinstance(node, nodes.Name):
+        return node.name
+    if isinstance(node, nodes.Const) and isinstance(node.value, (str, int)) and not isinstance(node.value, bool):
+        return repr(node.value)
+    if isinstance(node, nodes.Getattr):
+        base = written(node.node)
+        return None if base is None else f"{base}.{node.attr}"
+    if isinstance(node, nodes.Getitem) and not isinstance(node.arg, nodes.Slice):
+        base, key = written(node.node), written(node.arg)
+        return None if base is None or key is None else f"{base}[{key}]"
+    return None
+
+
+def missing(obj: Any, name: Any, base: str, key: str | None, attribute: bool = False) -> str:
+    """Why ``base[key]`` or ``base.name`` is undefined, naming what the template wrote, never the value
+    a variable key had: the message is the same for every value (stable), and no secret is in it."""
+    sequence = isinstance(obj, (list, tuple, str)) and not attribute
+    what = "key" if isinstance(obj, Mapping) else "item" if sequence else "attribute"
+    subject = f"'{base}'" if base else "the value"
+    if key is None:  # a key or attribute written in the template
+        return f"{subject} has no {what} {name!r}"
+    return f"{subject} has no {what} given by {key}"
+
+
 class _BoundedCodeGenerator(CodeGenerator):
-    """Jinja's code generator, with ``~`` (concatenation) through the environment's bounded join."""
+    """Jinja's code generator, with ``~`` (concatenation) through the environment's bounded join, and
+    lookups (``a.b``, ``a[b]``) that tell the environment how they were written, for their messages."""
 
     def visit_Concat(self, node: Concat, frame: Frame) -> None:
         self.write("environment.bounded_concat((")
@@ -96,6 +125,28 @@ class _BoundedCodeGenerator(CodeGenerator):
             self.visit(arg, frame)
             self.write(", ")
         self.write("))")
+
+    @optimizeconst
+    def visit_Getattr(self, node: nodes.Getattr, frame: Frame) -> None:
+        if self.environment.is_async:  # pragma: no cover (the engine's environment is synchronous)
+            super().visit_Getattr(node, frame)
+            return
+        self.write("environment.getattr(")
+        self.visit(node.node, frame)
+        self.write(f", {node.attr!r}, {written(node.node) or ''!r})")
+
+    @optimizeconst
+    def visit_Getitem(self, node: nodes.Getitem, frame: Frame) -> None:
+        if self.environment.is_async or isinstance(node.arg, nodes.Slice):
+            super().visit_Getitem(node, frame)
+            return
+        arg = written(node.arg)
+        key = None if isinstance(node.arg, nodes.Const) else f"'{arg}'" if arg else "an expression"
+        self.write("environment.getitem(")
+        self.visit(node.node, frame)
+        self.write(", ")
+        self.visit(node.arg, frame)
+        self.write(f", {written(node.node) or ''!r}, {key!r})")
 
 
 MAX_COUNT = 100_000
@@ -120,6 +171,43 @@ class BoundedEnvironment(SandboxedEnvironment):
             self.filters[name] = self._bounded_filter(name, self.filters[name])
         lipsum: Any = self.globals["lipsum"]
         self.globals["lipsum"] = self._bounded_callable(lipsum)
+
+    # -- lookups -----------------------------------------------------------------------------
+
+    def getitem(self, obj: Any, argument: Any, base: str | None = None, key: str | None = None) -> Any:
+        """``obj[argument]``; when missing, a message that names the expression (see :func:`missing`).
+
+        ``base`` and ``key`` are how the template wrote the object and the key (None: Jinja itself
+        looks up, e.g. in a filter's ``attribute=``).
+        """
+        try:
+            return obj[argument]
+        except (TypeError, LookupError):
+            pass
+        found = super().getitem(obj, argument)  # the sandbox's fallback to a safe attribute
+        if base is not None and isinstance(found, Undefined) and found._undefined_hint is None:
+            return self.undefined(hint=missing(obj, argument, base, key), obj=obj, name=argument)
+        return found
+
+    def getattr(self, obj: Any, attribute: str, base: str | None = None) -> Any:
+        """``obj.attribute``, as the sandbox does; when missing, a message that names the expression."""
+        try:
+            value = getattr(obj, attribute)
+        except AttributeError:
+            try:
+                return obj[attribute]
+            except (TypeError, LookupError):
+                pass
+        else:
+            fmt = self.wrap_str_format(value)
+            if fmt is not None:
+                return fmt
+            if self.is_safe_attribute(obj, attribute, value):
+                return value
+            return self.unsafe_undefined(obj, attribute)
+        if base is None:
+            return self.undefined(obj=obj, name=attribute)
+        return self.undefined(hint=missing(obj, attribute, base, None, attribute=True), obj=obj, name=attribute)
 
     # -- operators ---------------------------------------------------------------------------
 

@@ -15,6 +15,7 @@ import logging
 import random
 import re
 import time
+import traceback
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from time import monotonic
@@ -31,6 +32,7 @@ from engine.extract import Saver, save_all
 from engine.feeders import Exhausted, Feeder, FeederUnavailable
 from engine.model import Assign, Choose, Feed, If, Log, Loop, Poll, Request, SetHeaders, Think
 from engine.response import ResponseView
+from engine.secrets import Secrets
 from engine.sentinels import Sentinel
 from engine.templates import Constant, Mapping_, Renderer, Scope, stats_name
 from engine.timeouts import INFLIGHT, WATCH, RequestTimeout
@@ -80,11 +82,22 @@ class Runner(Protocol):
         """
         ...
 
+    @property
+    def secrets(self) -> Secrets:
+        """The scenario's secret variables (to mask in messages and logs)."""
+        ...
+
     def cookie(self, name: str) -> str | None: ...
 
     def think(self, seconds: float) -> None: ...
 
-    def report_failure(self, method: str, name: str, message: str, response_time: float = 0) -> None: ...
+    def mask(self, text: str, scope: Scope) -> str:
+        """``text`` with every secret value of ``scope`` and of the session headers masked."""
+        ...
+
+    def report_failure(self, method: str, name: str, message: str, scope: Scope, response_time: float = 0) -> None:
+        """A failed request in Locust's stats, its message masked (see :meth:`mask`)."""
+        ...
 
 
 class StepProgram:
@@ -209,6 +222,7 @@ class RequestStep(StepProgram):
     ) -> None:
         self.counters = counters or []
         self.tally = tally
+        self.secrets = checks.secrets  # the scenario's: what a failure's message and log mask
         self.method = spec.method
         self.name = name or spec.name or stats_name(str(spec.url.raw))
         self.url = url
@@ -305,7 +319,7 @@ class RequestStep(StepProgram):
         try:
             url, headers, data = self._prepare(user, scope)
         except Exception as exc:
-            user.report_failure(self.method, self.name, f"template error: {exc}")
+            user.report_failure(self.method, self.name, f"template error: {exc}", scope)
             return self.keep_going
         options = user.request_options[self.send_key]
         if not WATCH.on:
@@ -315,9 +329,7 @@ class RequestStep(StepProgram):
         try:
             sent = user.client.request(self.method, url, name=self.name, data=data, headers=headers, **options)
         except RequestTimeout:  # past the deadline where the client does not catch it (it reports nothing then)
-            message = f"request timed out after {self.timeout:g}s"
-            user.report_failure(self.method, self.name, message, self.timeout * 1000)
-            return self.keep_going
+            return self.timed_out(user, scope)
         finally:
             INFLIGHT.pop(request, None)
         with sent as response:
@@ -326,7 +338,7 @@ class RequestStep(StepProgram):
             if not status or response.request_meta["exception"] is not None:
                 broken = user.transport_error(response, self.timeout)
                 if broken is not None:
-                    diagnose.failure(response, broken, self, url, headers)
+                    self.failed(response, broken, url, headers, scope)
                     return self.keep_going
             view = ResponseView(response, status, response.request_meta["response_time"], user.cookie)
             problems: list[str] = []
@@ -344,17 +356,33 @@ class RequestStep(StepProgram):
                 if self.savers and not problems:  # a response that fails its checks is not worth saving from
                     save_all(self.savers, view, scope, problems)
             except Exception as exc:
-                log.debug("check of %s %s raised", self.method, self.name, exc_info=True)
+                if log.isEnabledFor(logging.DEBUG):
+                    self.log_raised(exc, user, scope)
                 problems.append(f"check error: {exc}")
             if self.counters:
                 self.count(view, scope)
             if problems:
-                diagnose.failure(response, "; ".join(problems), self, url, headers)
+                self.failed(response, "; ".join(problems), url, headers, scope)
                 return self.keep_going
             response.success()
             return True
 
     run = exchange  # no frame of its own under the request
+
+    def timed_out(self, user: Runner, scope: Scope) -> bool:
+        """A request past its deadline that the client did not report: a failure taking the whole timeout."""
+        message = f"request timed out after {self.timeout:g}s"
+        user.report_failure(self.method, self.name, message, scope, self.timeout * 1000)
+        return self.keep_going
+
+    def failed(self, response: Any, message: str, url: str, headers: dict[str, str], scope: Scope) -> None:
+        """The response fails with ``message`` (see :func:`diagnose.failure`; a method: one stack slot less here)."""
+        diagnose.failure(response, message, self, url, headers, scope)
+
+    def log_raised(self, exc: Exception, user: Runner, scope: Scope) -> None:
+        """A check that raised, with its traceback, at DEBUG (secrets masked)."""
+        trace = "".join(traceback.format_exception(exc))
+        log.debug("check of %s %s raised: %s", self.method, self.name, user.mask(trace, scope))
 
     def count(self, response: ResponseView, scope: Scope) -> None:
         """``count:``: add 1 to each counter whose condition holds (or its value, when it is a number)."""
@@ -428,7 +456,7 @@ class HeadersStep(StepProgram):
         try:
             values = self.headers.render(scope)
         except Exception as exc:
-            user.report_failure("HEADERS", self.where, f"template error: {exc}")
+            user.report_failure("HEADERS", self.where, f"template error: {exc}", scope)
             return False
         user.session_headers = merge_headers(user.session_headers, values)
         return True
@@ -446,7 +474,7 @@ class SetStep(StepProgram):
             try:
                 scope[name] = renderer.render(scope)
             except Exception as exc:
-                user.report_failure("SET", self.where, f"template error in {name}: {exc}")
+                user.report_failure("SET", self.where, f"template error in {name}: {exc}", scope)
                 return False
         return True
 
@@ -459,9 +487,12 @@ class LogStep(StepProgram):
 
     def run(self, user: Runner, scope: Scope) -> bool:
         try:
-            log.info("%s", self.message.render(scope))
+            text = str(self.message.render(scope))
         except Exception as exc:
-            log.warning("log step: template error: %s", exc)
+            log.warning("log step: template error: %s", user.mask(str(exc), scope))
+            return True
+        if log.isEnabledFor(logging.INFO):
+            log.info("%s", user.mask(text, scope))
         return True
 
 
@@ -485,7 +516,7 @@ class IfStep(StepProgram):
         try:
             holds = truthy(self.condition.render(scope))
         except Exception as exc:
-            user.report_failure("IF", self.label, f"template error: {exc}")
+            user.report_failure("IF", self.label, f"template error: {exc}", scope)
             return False
         return run_steps(self.then if holds else self.otherwise, user, scope)
 
@@ -502,20 +533,20 @@ class LoopStep(StepProgram):
         self.max = spec.max
         self.label = label("loop", spec.pos)
 
-    def fail(self, user: Runner, message: str) -> bool:
-        user.report_failure("LOOP", self.label, message)
+    def fail(self, user: Runner, message: str, scope: Scope) -> bool:
+        user.report_failure("LOOP", self.label, message, scope)
         return False
 
     def run(self, user: Runner, scope: Scope) -> bool:
         try:
             value = self.arg.render(scope)
         except Exception as exc:
-            return self.fail(user, f"template error: {exc}")
+            return self.fail(user, f"template error: {exc}", scope)
         if self.kind == "count":
             if isinstance(value, bool) or not isinstance(value, (int, str)) or not str(value).isdigit():
-                return self.fail(user, "loop count is not a whole number")
+                return self.fail(user, "loop count is not a whole number", scope)
             if int(value) > self.max:
-                return self.fail(user, f"loop count: more than {self.max} rounds (raise max)")
+                return self.fail(user, f"loop count: more than {self.max} rounds (raise max)", scope)
             for index in range(int(value)):
                 scope[self.index] = index
                 if not run_steps(self.steps, user, scope):
@@ -523,9 +554,9 @@ class LoopStep(StepProgram):
             return True
         if self.kind == "over":
             if not isinstance(value, (list, tuple)):
-                return self.fail(user, "loop over: the value is not a list")
+                return self.fail(user, "loop over: the value is not a list", scope)
             if len(value) > self.max:
-                return self.fail(user, f"loop over: more than {self.max} items (raise max)")
+                return self.fail(user, f"loop over: more than {self.max} items (raise max)", scope)
             for index, item in enumerate(value):
                 scope[self.index], scope[self.item] = index, item
                 if not run_steps(self.steps, user, scope):
@@ -536,11 +567,11 @@ class LoopStep(StepProgram):
             try:
                 holds = truthy(self.arg.render(scope)) if index else truthy(value)
             except Exception as exc:
-                return self.fail(user, f"template error: {exc}")
+                return self.fail(user, f"template error: {exc}", scope)
             if not holds:
                 return True
             if index >= self.max:
-                return self.fail(user, f"loop while: still true after {self.max} rounds")
+                return self.fail(user, f"loop while: still true after {self.max} rounds", scope)
             scope[self.index] = index
             if not run_steps(self.steps, user, scope):
                 return False
@@ -575,7 +606,7 @@ class UseStep(StepProgram):
             try:
                 values[param] = renderer.render(scope)
             except Exception as exc:
-                user.report_failure("USE", self.label, f"template error in {param}: {exc}")
+                user.report_failure("USE", self.label, f"template error in {param}: {exc}", scope)
                 return False
         before = {param: scope.get(param, _ABSENT) for param in values}
         scope.update(values)
@@ -604,10 +635,10 @@ class FeedStep(StepProgram):
         except Exhausted as exc:
             if exc.policy == "stop_user":
                 raise StopRequested(str(exc)) from None
-            user.report_failure("FEED", self.label, str(exc))
+            user.report_failure("FEED", self.label, str(exc), scope)
             return False
         except FeederUnavailable as exc:  # a worker that the master could not serve
-            user.report_failure("FEED", self.label, str(exc))
+            user.report_failure("FEED", self.label, str(exc), scope)
             return False
         return True
 

@@ -30,6 +30,7 @@ from engine.deadline import WATCH
 from engine.errors import ErrorSink, Position, did_you_mean
 from engine.model import Limits
 from engine.sandbox import BoundedEnvironment, TemplateLimit, bounded_text
+from engine.secrets import register
 from engine.sentinels import Sentinel
 
 Scope = dict[str, Any]
@@ -39,14 +40,19 @@ _STATEMENT = re.compile(r"\{%.*?%\}", re.DOTALL)
 _UNKNOWN = re.compile(r"No (filter|test) named '(\w+)'")
 
 
-def env_var(name: str, default: Any = _MISSING) -> Any:
-    """``env('NAME', default)``: an environment variable; without a default it must be set."""
+def env_var(name: str, default: Any = _MISSING, secret: bool = False) -> Any:
+    """``env('NAME', default)``: an environment variable; without a default it must be set.
+
+    ``env('NAME', secret=true)``: its value (or the default) is secret, masked in every message and log.
+    """
     value = os.environ.get(name)
-    if value is not None:
-        return value
-    if default is _MISSING:
-        raise LookupError(f"environment variable {name} is not set (give env() a default)")
-    return default
+    if value is None:
+        if default is _MISSING:
+            raise LookupError(f"environment variable {name} is not set (give env() a default)")
+        value = default
+    if secret:
+        register(value)
+    return value
 
 
 def now(fmt: str | None = None) -> str:

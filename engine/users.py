@@ -30,9 +30,12 @@ from urllib3.exceptions import InvalidChunkLength
 
 from engine.compiler import JourneyProgram, PersonaProgram, Program
 from engine.model import Wait
+from engine.secrets import Secrets, guard_client_logs
 from engine.steps import StopRequested, iter_requests, run_steps
+from engine.templates import Scope
 
 log = logging.getLogger("engine.users")
+guard_client_logs()  # python-requests' client logs every URL at DEBUG, query values and all
 
 
 def _product() -> str:
@@ -249,8 +252,16 @@ class ScenarioUser:
             raise StopUser()
         self._state = LOCUST_STATE_RUNNING
 
-    def report_failure(self, method: str, name: str, message: str, response_time: float = 0) -> None:
-        """A step that failed without a response: a failed request in Locust's stats.
+    @property
+    def secrets(self) -> Secrets:
+        return self.program.secrets
+
+    def mask(self, text: str, scope: Scope) -> str:
+        """``text`` with every secret value of ``scope`` and of the session headers masked."""
+        return self.program.secrets.mask(text, scope, self.session_headers)
+
+    def report_failure(self, method: str, name: str, message: str, scope: Scope, response_time: float = 0) -> None:
+        """A step that failed without a response: a failed request in Locust's stats, secrets masked.
 
         Then a short real pause: such a failure did no I/O, and with ``wait: {constant: 0}`` a
         journey that fails this way again and again (a runaway template) would otherwise keep
@@ -263,7 +274,7 @@ class ScenarioUser:
             response_length=0,
             response=None,
             context={},
-            exception=EngineFailure(message),
+            exception=EngineFailure(self.mask(message, scope)),
         )
         gevent.sleep(FAILURE_PAUSE)
 

@@ -290,8 +290,8 @@ def test_a_condition_that_fails_to_render_is_a_failure_that_ends_the_journey(har
     block = f"if (scenario.yaml:{line_of(text, 'cfg.missing')})"
     guard = f"if (scenario.yaml:{line_of(text, 'name: guarded') - 1})"
     assert occurrences(h) == {
-        ("IF", block, "template error: 'dict object' has no attribute 'missing'"): 2,
-        ("IF", guard, "template error: 'dict object' has no attribute 'gone'"): 1,
+        ("IF", block, "template error: 'cfg' has no key 'missing'"): 2,
+        ("IF", guard, "template error: 'cfg' has no key 'gone'"): 1,
     }
     assert counts(h) == {("GET", "/health"): (2, 0), ("IF", block): (2, 2), ("IF", guard): (1, 1)}
 

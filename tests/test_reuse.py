@@ -246,7 +246,7 @@ def test_an_included_file_may_not_define_users_journeys_setup_or_settings(tmp_pa
         """,
     )
     main = write(tmp_path, "a.yaml", "version: 1\ninclude: [lib.yaml]\njourneys:\n  J:\n    steps: [{use: ok}]\n")
-    allowed = "an included file may only define vars, fragments, data, services, environments"
+    allowed = "an included file may only define vars, fragments, data, services, environments, secrets"
     assert problems(main) == [
         f"{lib}:3:1: {allowed}: found 'host'",
         f"{lib}:4:1: {allowed}: found 'users'",
