@@ -136,7 +136,7 @@ class Operator:
 class TargetCheck:
     """All operators on one JSONPath (``json``) or one header (``headers``)."""
 
-    __slots__ = ("_path", "key", "kind", "operators", "secrets")
+    __slots__ = ("_path", "key", "kind", "label", "operators", "secrets")
 
     def __init__(
         self, kind: str, target: Target, templates: Templates, sink: ErrorSink, secrets: Secrets = NO_SECRETS
@@ -144,6 +144,7 @@ class TargetCheck:
         self.kind = kind
         self.secrets = secrets
         self.key = target.key
+        self.label = self.key if kind == "json" else f"header {self.key}"  # how a failure names it
         self._path: JsonPath | None = None
         if kind == "json":
             try:
@@ -162,17 +163,17 @@ class TargetCheck:
         return found[0] if found else _ABSENT
 
     def check(self, response: ResponseView, scope: Scope, problems: list[str]) -> None:
-        label = self.key if self.kind == "json" else f"header {self.key}"
         try:
             actual = self.actual(response)
         except NotJson as exc:
-            problems.append(f"{label}: {exc}")
+            problems.append(f"{self.label}: {exc}")
             return
         multi = self._path is not None and self._path.multi
         for operator in self.operators:
-            absent = operator.op == "exists" and multi and not actual
+            absent = multi and operator.op == "exists" and not actual
             reason = operator.failure(_ABSENT if absent else actual, scope)
             if reason:
+                label = self.label
                 problems.append(f"{label}: {reason}")
                 if log.isEnabledFor(logging.DEBUG):
                     shown = "absent" if actual is _ABSENT else self.secrets.mask(repr(actual), scope)

@@ -334,13 +334,14 @@ class RequestStep(StepProgram):
             INFLIGHT.pop(request, None)
         with sent as response:
             status = response.status_code
+            meta = response.request_meta
             # no response at all, or not all of it (the fast client keeps the error of a body cut short)
-            if not status or response.request_meta["exception"] is not None:
+            if not status or meta["exception"] is not None:
                 broken = user.transport_error(response, self.timeout)
                 if broken is not None:
                     self.failed(response, broken, url, headers, scope)
                     return self.keep_going
-            view = ResponseView(response, status, response.request_meta["response_time"], user.cookie)
+            view = ResponseView(response, status, meta["response_time"], user.cookie)
             problems: list[str] = []
             try:
                 self.checks.check(view, scope, problems)
