@@ -19,6 +19,7 @@ import os
 import random as _random
 import re
 import uuid as _uuid
+from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timezone
 from pathlib import Path
@@ -128,6 +129,28 @@ class Bounds:
         self.size = limits.template_size
         self.loops = loops  # a loop may write more than any one value it builds: its output is counted
 
+    def run(self, func: Callable[[Any], Iterable[str]], context: Any, join: Callable[[Iterable[str]], Any]) -> Any:
+        """``join(func(context))`` as one evaluation under the deadline (:data:`WATCH`) and the size limit."""
+        watch = WATCH
+        if not watch.watching:
+            watch.watch()
+        watch.limit = self.time
+        watch.seq += 1
+        watch.busy = watch.seq
+        try:
+            return join(func(context))
+        except (TemplateLimit, MemoryError, RecursionError) as exc:
+            raise _beyond(exc, self) from None
+        finally:
+            watch.busy = 0
+
+    def joiner(self) -> Callable[[Iterable[str]], str]:
+        """How a text template's pieces are joined: counted when it loops."""
+        if self.loops:
+            size = self.size
+            return lambda chunks: bounded_text(chunks, size)
+        return "".join
+
 
 def _beyond(exc: BaseException, bounds: Bounds) -> TemplateLimit:
     """A limit the evaluation went beyond, as a message that names the template's place."""
@@ -140,7 +163,7 @@ def _beyond(exc: BaseException, bounds: Bounds) -> TemplateLimit:
 class Text(Renderer):
     """A template string rendered to a string."""
 
-    __slots__ = ("_bounds", "_concat", "_func", "_template")
+    __slots__ = ("_bounds", "_func", "_join", "_template")
 
     def __init__(
         self,
@@ -152,23 +175,16 @@ class Text(Renderer):
         super().__init__(names, attrs)
         self._template = template
         self._func = template.root_render_func
-        self._concat = "".join
         self._bounds = bounds or Bounds(Position("<template>", 1, 1), Limits(), True)
+        self._join = self._bounds.joiner()
 
     def render(self, scope: Scope) -> str:
-        bounds, watch = self._bounds, WATCH
-        if not watch.watching:
-            watch.watch()
-        watch.limit = bounds.time
-        watch.seq += 1
-        watch.busy = watch.seq
-        try:
-            chunks = self._func(self._template.new_context(scope, shared=True))
-            return bounded_text(chunks, bounds.size) if bounds.loops else self._concat(chunks)
-        except (TemplateLimit, MemoryError, RecursionError) as exc:
-            raise _beyond(exc, bounds) from None
-        finally:
-            watch.busy = 0
+        text: str = self._bounds.run(self._func, self._template.new_context(scope, shared=True), self._join)
+        return text
+
+
+# Runs an expression's template for its side effect (its "result").
+_DRAIN: Callable[[Iterable[str]], None] = deque[str](maxlen=0).extend
 
 
 class Expression(Renderer):
@@ -195,20 +211,8 @@ class Expression(Renderer):
         self._bounds = bounds or Bounds(Position("<template>", 1, 1), Limits(), False)
 
     def render(self, scope: Scope) -> Any:
-        bounds, watch = self._bounds, WATCH
-        if not watch.watching:
-            watch.watch()
-        watch.limit = bounds.time
-        watch.seq += 1
-        watch.busy = watch.seq
-        try:
-            context = self._template.new_context(scope, shared=True)
-            for _ in self._func(context):
-                pass
-        except (TemplateLimit, MemoryError, RecursionError) as exc:
-            raise _beyond(exc, bounds) from None
-        finally:
-            watch.busy = 0
+        context = self._template.new_context(scope, shared=True)
+        self._bounds.run(self._func, context, _DRAIN)
         value = context.vars["result"]
         if isinstance(value, Undefined):
             value._fail_with_undefined_error()

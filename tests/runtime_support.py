@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import textwrap
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,6 +14,13 @@ import pytest
 import engine.steps
 
 CLIENTS = ["http", "fast"]
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def validate_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    """``python -m engine validate ARGS`` as a real process, from the repository's root (bounded in time)."""
+    command = [sys.executable, "-m", "engine", "validate", *args]
+    return subprocess.run(command, capture_output=True, text=True, cwd=ROOT, timeout=120, check=False)
 
 
 def _block(text: str, indent: int) -> str:

@@ -7,11 +7,10 @@ or a FIFO is never opened for reading), and no message quotes what a refused fil
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from runtime_support import validate_cli
 
 from engine.files import DATA_LIMIT, Confinement, FileRefused, parse_size, size_text
 from engine.load import check
@@ -107,14 +106,7 @@ def test_the_command_line_may_allow_a_folder(scenario: Path, tmp_path: Path) -> 
     text = HEAD + "include: [../shared/lib.yaml]\n" + JOURNEY
     assert len(problems(scenario, text)) == 1
     assert problems(scenario, text, allow=(str(tmp_path / "shared"),)) == []
-    done = subprocess.run(
-        [sys.executable, "-m", "engine", "validate", "--allow-path", str(tmp_path / "shared"), str(scenario)],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=120,
-        check=False,
-    )
+    done = validate_cli("--allow-path", str(tmp_path / "shared"), str(scenario))
     assert done.returncode == 0, done.stderr
 
 

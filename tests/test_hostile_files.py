@@ -6,12 +6,11 @@ The bounds on time are generous (a loaded 2-core machine): they catch a hang, no
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
+from runtime_support import validate_cli
 
 from engine.load import check
 from engine.source import MAX_DEPTH, MAX_NODES
@@ -155,14 +154,7 @@ def test_a_number_as_a_request_name_and_a_threshold_on_an_unknown_request(tmp_pa
 def test_validate_on_a_hostile_file_exits_1_with_the_message(tmp_path: Path) -> None:
     path = tmp_path / "bomb.yaml"
     path.write_text(HEAD + billion_laughs(), encoding="utf-8")
-    done = subprocess.run(
-        [sys.executable, "-m", "engine", "validate", str(path)],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=120,
-        check=False,
-    )
+    done = validate_cli(str(path))
     assert done.returncode == 1, done.stderr
     assert "Traceback" not in done.stdout + done.stderr
     assert "expand to more than" in done.stdout + done.stderr

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
-from runtime_support import CLIENTS, counts, messages, scenario
+from runtime_support import CLIENTS, counts, messages, scenario, validate_cli
 
 from engine.deadline import TemplateTimeout
 from engine.errors import ErrorSink, Position
@@ -122,14 +122,7 @@ def test_validate_does_not_fold_a_huge_constant(tmp_path: Path) -> None:
     """Jinja folds constant expressions when it compiles: 'ab' * 10**9 took validate to 6 GB."""
     path = tmp_path / "s.yaml"
     path.write_text(scenario("""- log: "{{ 'ab' * 10**9 }}"\n- set: {x: "{{ [0] * 10**10 }}"}"""), encoding="utf-8")
-    done = subprocess.run(
-        [sys.executable, "-m", "engine", "validate", str(path)],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=120,
-        check=False,
-    )
+    done = validate_cli(str(path))
     assert done.returncode == 0, done.stderr
 
 
