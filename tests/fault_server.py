@@ -17,7 +17,7 @@ import struct
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 BIG_ITEMS = 100_000
 """Items of ``/big-json``: about 10 MB of JSON, its ``last`` key after all of them."""
@@ -111,16 +111,22 @@ FAULTS: dict[bytes, Callable[[socket.socket], None]] = {
 OK = _response("200 OK", b"ok", "Content-Type: text/plain", close=False)
 
 
-def _handle(conn: socket.socket) -> None:
+def request_heads(conn: socket.socket) -> Iterator[bytes]:
+    """The head of each request that arrives on ``conn`` (request line and headers), until the client closes."""
     data = b""
+    while True:
+        while b"\r\n\r\n" not in data:
+            chunk = conn.recv(65536)
+            if not chunk:
+                return
+            data += chunk
+        request, data = data.split(b"\r\n\r\n", 1)
+        yield request
+
+
+def _handle(conn: socket.socket) -> None:
     try:
-        while True:
-            while b"\r\n\r\n" not in data:
-                chunk = conn.recv(65536)
-                if not chunk:
-                    return
-                data += chunk
-            request, data = data.split(b"\r\n\r\n", 1)
+        for request in request_heads(conn):
             path = request.split(b" ", 2)[1].split(b"?", 1)[0]
             fault = FAULTS.get(path)
             if fault is None:

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 
 import gevent
 import pytest
+from fault_server import request_heads
 from runtime_support import CLIENTS, counts, occurrences, scenario
 
 RANDOM = bytes(range(256))[::-1]  # bytes whose charset cannot be detected
@@ -41,15 +42,8 @@ def _dribble(conn: socket.socket, path: bytes) -> None:
 
 def _handle(conn: socket.socket) -> None:
     """Serve one connection; ``/ok`` and the dribbles keep it alive (the others close it)."""
-    data = b""
     try:
-        while True:
-            while b"\r\n\r\n" not in data:
-                chunk = conn.recv(65536)
-                if not chunk:
-                    return
-                data += chunk
-            request, data = data.split(b"\r\n\r\n", 1)
+        for request in request_heads(conn):
             path = request.split(b" ", 2)[1]
             if path == b"/ok":
                 conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
