@@ -20,7 +20,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any, Protocol
 
-from engine.response import decode_body
+from engine.response import decode_body, header_value
 from engine.secrets import MASK, NO_SECRETS, Secrets, mask_header, mask_url, ordered, query_parts, scrub, secret_name
 
 __all__ = ["MASK", "describe", "failure", "mask_header", "mask_url", "scrub", "secret_name", "secrets"]
@@ -105,7 +105,7 @@ def describe(
         why = f" ({type(error).__name__}: {scrub(str(error), hidden)})" if error else ""
         lines.append(f"  response: none{why}")
         return "\n".join(lines)
-    content_type = _header(response, "Content-Type")
+    content_type = header_value(getattr(response, "headers", None), "Content-Type")
     content: bytes = getattr(response, "content", None) or b""
     size = f"{len(content)} bytes" + (f", first {BODY_BYTES} shown" if len(content) > BODY_BYTES else "")
     lines.append(f"  response: {status}, {content_type or 'no content type'}, {size}")
@@ -113,14 +113,6 @@ def describe(
         body = scrub(decode_body(content[:BODY_BYTES], content_type), hidden)
         lines += [f"    {line}" for line in body.splitlines()]
     return "\n".join(lines)
-
-
-def _header(response: Any, name: str) -> str | None:
-    headers = getattr(response, "headers", None)
-    value = headers.get(name) if headers is not None else None
-    if isinstance(value, list):  # geventhttpclient: a repeated header as a list
-        return ", ".join(value)
-    return None if value is None else str(value)
 
 
 def secrets(

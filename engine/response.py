@@ -92,15 +92,17 @@ class ResponseView:
         }
 
     def header(self, name: str) -> str | None:
-        headers = self._raw.headers
-        if headers is None:
-            return None
-        value = headers.get(name)
-        if value is None:
-            return None
-        if isinstance(value, list):  # geventhttpclient: a repeated header as a list
-            return ", ".join(value)
-        return str(value)
+        return header_value(self._raw.headers, name)
+
+
+def header_value(headers: Any, name: str) -> str | None:
+    """One header of a client's response headers (None when absent), a repeated one as ``a, b``."""
+    value = headers.get(name) if headers is not None else None
+    if value is None:
+        return None
+    if isinstance(value, list):  # geventhttpclient: a repeated header as a list
+        return ", ".join(value)
+    return str(value)
 
 
 def decode_body(content: bytes, content_type: str | None) -> str:

@@ -304,9 +304,8 @@ class BoundedEnvironment(SandboxedEnvironment):
             return func(*call_args, **kwargs)
 
         bounded.__name__ = getattr(func, "__name__", name)
-        for attribute in ("jinja_pass_arg",):
-            if hasattr(func, attribute):
-                setattr(bounded, attribute, getattr(func, attribute))
+        if skip:  # Jinja passes the same context to the wrapper as to the filter
+            bounded.jinja_pass_arg = func.jinja_pass_arg  # type: ignore[attr-defined]
         return bounded
 
     # -- str.format ------------------------------------------------------------------------
