@@ -38,7 +38,11 @@ def compile_file(path: str | Path, overrides: Overrides = NO_OVERRIDES) -> tuple
     all ``python -m engine validate`` needs.
     """
     path = Path(path)
-    composed = compose(path, overrides)
+    return compile_composed(path, compose(path, overrides))
+
+
+def compile_composed(path: Path, composed: Composed) -> tuple[Program, str]:
+    """:func:`compile_file` for a scenario already read and composed."""
     data = composed.data
     if not isinstance(data, dict):
         if composed.problems:
@@ -122,9 +126,13 @@ def check(path: str | Path, overrides: Overrides = NO_OVERRIDES) -> tuple[list[S
     path = Path(path)
     composed = compose(path, overrides)
     contents = library_contents(composed.data)
-    if contents is None:
-        return check_file(path, overrides), None
-    return _check_library(path, composed), contents
+    if contents is not None:
+        return _check_library(path, composed), contents
+    try:
+        compile_composed(path, composed)
+    except ScenarioErrors as exc:
+        return exc.errors, None
+    return [], None
 
 
 def _check_library(path: Path, composed: Composed) -> list[ScenarioError]:
