@@ -1,9 +1,9 @@
 """Stage 3: schema-valid plain data -> the frozen model of :mod:`engine.model`.
 
-Also the checks that JSON Schema cannot express well (one method per request,
-one source per extractor, unique user class names). Problems are collected in
-an :class:`ErrorSink`; a node that cannot be built is left out so that the rest
-of the file is still checked.
+The scenario-level sections (users, journeys, data, load, thresholds ...) are
+built here; each step is built by its kind (:mod:`engine.steps`). Also the checks
+that JSON Schema cannot express well (unique user class names, one source per
+feeder, one shape per profile). Problems are collected in an :class:`ErrorSink`.
 """
 
 from __future__ import annotations
@@ -15,72 +15,35 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar, get_args
 
-from engine.errors import ErrorSink, Position, did_you_mean
+from engine.durations import seconds
+from engine.errors import INTERNAL_ERROR, ErrorSink, Position, did_you_mean
 from engine.model import (
-    METHODS,
-    Assign,
-    Choose,
     Defaults,
-    Expectation,
-    Extractor,
-    Feed,
     FeederSpec,
     Fragment,
-    GraphQL,
-    If,
     Journey,
     Limits,
-    Log,
-    Loop,
-    Match,
     OnExhausted,
     Persona,
-    Poll,
-    Request,
     Scenario,
-    SetHeaders,
     Step,
     Strategy,
-    Target,
-    Think,
     Threshold,
-    Use,
     Value,
     Wait,
 )
 from engine.profiles import Profile, Stage
 from engine.source import MarkedDict
+from engine.steps import KINDS, if_
 
-_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
-_DURATION = re.compile(r"^([0-9]+(?:\.[0-9]+)?)(ms|s|m|h)$")
-SOURCES = ("jsonpath", "header", "cookie", "regex", "status", "body")
 PROFILE_KINDS = ("stages", "ramp", "step", "spike", "wave", "soak")
 DURATION_PARAMS = frozenset({"up", "hold", "down", "every", "baseline_time", "peak_time", "recovery", "period", "ramp"})
 TIME_METRICS = frozenset({"p50", "p90", "p95", "p99", "avg", "max", "min"})
 NUMBER_METRICS = frozenset({"rps", "requests", "failures"})
 _PLAIN_NUMBER = re.compile(r"^[0-9]+(?:\.[0-9]+)?$")
 _LIMIT = re.compile(r"^[0-9]+(?:\.[0-9]+)?(?:ms|s|m|%)?$")  # as the schema's threshold limits
-POOL_SIZE = 1000
 _INVALID = (AttributeError, KeyError, TypeError, ValueError, IndexError)
-_STATUS_CLASS = re.compile(r"^[1-5]xx$")
 T = TypeVar("T")
-
-
-def seconds(value: Any) -> float:
-    """A schema-valid duration (number of seconds or "500ms"/"2s"/"1m"/"1h") in seconds."""
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
-    match = _DURATION.match(str(value))
-    if not match:
-        raise ValueError(f"not a duration: {value!r}")
-    return float(match.group(1)) * _UNITS[match.group(2)]
-
-
-def _is_status(value: Any) -> bool:
-    """A status code (int) or class ("2xx") that the compiler can use."""
-    if isinstance(value, str):
-        return _STATUS_CLASS.match(value) is not None
-    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _plain_number(raw: Any) -> float | None:
@@ -99,30 +62,19 @@ def _mapping(node: Any) -> MarkedDict:
     return node if isinstance(node, MarkedDict) else MarkedDict()
 
 
-def lenient(convert: Callable[[Any], T], value: Any, default: T) -> T:
-    """``convert(value)``, or ``default`` for a value the schema has already reported as invalid.
-
-    Building goes on past such values so that the rest of the file (templates,
-    JSONPaths, regexes) is still checked and every problem is reported at once.
-    """
-    try:
-        return convert(value)
-    except _INVALID:
-        return default
-
-
 def _choice(value: Any, allowed: Any, default: Any) -> Any:
     """``value`` if it is one of the ``Literal`` type ``allowed``, else ``default`` (the schema reported it)."""
     return value if isinstance(value, str) and value in get_args(allowed) else default
 
 
 class _Builder:
-    def __init__(self, root: Any, path: Path, sink: ErrorSink) -> None:
+    def __init__(self, root: Any, path: Path, sink: ErrorSink, strict: bool) -> None:
         self.root = root
         self.path = path
         self.sink = sink
         self.file = str(path)
         self.library = False
+        self.strict = strict  # the schema reported nothing: what cannot be built is a bug, not a consequence
 
     # -- helpers -----------------------------------------------------------------
     def pos(self, node: Any, key: Any = None) -> Position:
@@ -140,6 +92,25 @@ class _Builder:
             return None
         return Value(node[key], self.pos(node, key))
 
+    def lenient(self, convert: Callable[[Any], T], value: Any, default: T) -> T:
+        """``convert(value)``, or ``default`` for a value the schema has already reported as invalid.
+
+        Building goes on past such values so that the rest of the file (templates,
+        JSONPaths, regexes) is still checked and every problem is reported at once.
+        When the schema reported nothing, a value that does not convert is a bug: it raises.
+        """
+        if self.strict:
+            return convert(value)
+        try:
+            return convert(value)
+        except _INVALID:
+            return default
+
+    def assignments(self, node: Any) -> tuple[tuple[str, Value], ...]:
+        if not isinstance(node, MarkedDict):
+            return ()  # (a wrong type is reported by the schema)
+        return tuple((str(k), Value(v, self.pos(node, k))) for k, v in node.items())
+
     # -- scenario ----------------------------------------------------------------
     def scenario(self) -> Scenario:
         data = self.root
@@ -147,7 +118,7 @@ class _Builder:
         client = defaults_node.get("client", "http")
         defaults = Defaults(
             headers=self.value(defaults_node, "headers"),
-            timeout=lenient(seconds, defaults_node.get("timeout", 60), 60.0),
+            timeout=self.lenient(seconds, defaults_node.get("timeout", 60), 60.0),
             verify_tls=bool(defaults_node.get("verify_tls", True)),
             allow_redirects=bool(defaults_node.get("allow_redirects", True)),
         )
@@ -162,8 +133,8 @@ class _Builder:
         for name, node in users.items():
             try:
                 personas.append(self.persona(name, node, client))
-            except _INVALID:
-                continue
+            except _INVALID as exc:
+                self.unbuilt(node, exc)
         for name, node in solos.items():
             if name in users:
                 self.sink.add(
@@ -174,8 +145,8 @@ class _Builder:
                 continue
             try:
                 personas.append(self.solo(name, node, client))
-            except _INVALID:
-                continue
+            except _INVALID as exc:
+                self.unbuilt(node, exc)
         if not users and not solos and not self.library:
             self.sink.add(
                 self.pos(data),
@@ -270,8 +241,8 @@ class _Builder:
         for name, spec in node.items():
             try:
                 built.append(self.profile(str(name), spec))
-            except _INVALID:
-                continue  # reported by the schema
+            except _INVALID as exc:
+                self.unbuilt(spec, exc)
         return tuple(built)
 
     def secrets(self, node: Any) -> tuple[tuple[tuple[str, ...], Position], ...]:
@@ -290,7 +261,9 @@ class _Builder:
         size = node.get("template_size")
         return Limits(
             template_size=size if isinstance(size, int) and not isinstance(size, bool) else default.template_size,
-            template_time=lenient(seconds, node.get("template_time", default.template_time), default.template_time),
+            template_time=self.lenient(
+                seconds, node.get("template_time", default.template_time), default.template_time
+            ),
         )
 
     def profile(self, name: str, spec: MarkedDict) -> Profile:
@@ -356,7 +329,7 @@ class _Builder:
                     request=str(spec["request"]) if "request" in spec else None,
                     method=spec.get("method"),
                     journey=str(spec["journey"]) if "journey" in spec else None,
-                    window=lenient(seconds, spec["for"], None) if "for" in spec else None,
+                    window=self.lenient(seconds, spec["for"], None) if "for" in spec else None,
                     abort=bool(spec.get("abort", False)),
                 )
             )
@@ -378,10 +351,10 @@ class _Builder:
             if text.endswith("%"):
                 self.sink.add(pos, f"{metric} is a response time: give it like 300ms or 2s, not {text}")
                 return None
-            return lenient(seconds, text, -1.0) * 1000
+            return self.lenient(seconds, text, -1.0) * 1000
         if metric == "error_rate":
             if text.endswith("%"):
-                return lenient(float, text[:-1], 0.0) / 100
+                return self.lenient(float, text[:-1], 0.0) / 100
             if number is not None and number <= 1:
                 return number
             self.sink.add(pos, f"error_rate is a rate: give it like 1% or 0.01, not {text}")
@@ -392,9 +365,6 @@ class _Builder:
             self.sink.add(pos, f"{metric} is a number: give it without a unit, not {text}")
             return None
         return math.nan
-
-    def assignments(self, node: MarkedDict) -> tuple[tuple[str, Value], ...]:
-        return tuple((str(k), Value(v, self.pos(node, k))) for k, v in node.items())
 
     def wait(self, node: Any) -> Wait:
         if node is None:
@@ -416,16 +386,16 @@ class _Builder:
         for jname, jnode in (node.get("journeys") or {}).items():
             try:
                 journeys.append(self.journey(jname, jnode))
-            except _INVALID:
-                continue
+            except _INVALID as exc:
+                self.unbuilt(jnode, exc)
         return Persona(
             name=name,
             pos=self.key_pos(self.root["users"], name),
             journeys=tuple(journeys),
-            weight=lenient(int, node.get("weight", 1), 1),
+            weight=self.lenient(int, node.get("weight", 1), 1),
             fixed_count=node.get("fixed_count"),
             client=node.get("client", client),
-            wait=lenient(self.wait, node.get("wait"), Wait("constant", (0.0,))),
+            wait=self.lenient(self.wait, node.get("wait"), Wait("constant", (0.0,))),
             on_start=self.steps(node.get("on_start") or []),
             on_stop=self.steps(node.get("on_stop") or []),
         )
@@ -442,10 +412,10 @@ class _Builder:
             name=name,
             pos=journey.pos,
             journeys=(journey,),
-            weight=lenient(int, node.get("weight", 1), 1),
+            weight=self.lenient(int, node.get("weight", 1), 1),
             fixed_count=node.get("fixed_count"),
             client=node.get("client", client),
-            wait=lenient(self.wait, node.get("wait"), Wait("constant", (0.0,))),
+            wait=self.lenient(self.wait, node.get("wait"), Wait("constant", (0.0,))),
             on_start=self.steps(node.get("on_start") or []),
             on_stop=self.steps(node.get("on_stop") or []),
         )
@@ -453,7 +423,7 @@ class _Builder:
     def journey(self, name: str, node: MarkedDict) -> Journey:
         return Journey(
             name=str(name),
-            weight=lenient(int, node.get("weight", 1), 1),
+            weight=self.lenient(int, node.get("weight", 1), 1),
             tags=tuple(str(t) for t in node.get("tags") or ()),
             steps=self.steps(node.get("steps") or []),
             pos=self.pos(node),
@@ -461,273 +431,54 @@ class _Builder:
 
     # -- steps -------------------------------------------------------------------
     def steps(self, nodes: list[Any]) -> tuple[Step, ...]:
+        """The steps of a list; one that cannot be built is left out (see :meth:`step`)."""
         built = []
         for node in nodes:
-            if not isinstance(node, MarkedDict):
-                continue
-            try:
-                step = self.step(node)
-            except _INVALID:  # schema errors are reported already; keep checking the rest
-                continue
+            step = self.step(node)
             if step is not None:
                 built.append(step)
         return tuple(built)
 
-    def step(self, node: MarkedDict) -> Step | None:
-        """One step; an ``if`` on a step that is not an if block guards it (with ``else``)."""
-        if "if" in node and "then" not in node:
-            inner = self.kind(node)
-            if inner is None:
-                return None
-            otherwise = self.steps(node.get("else") or [])
-            return If(Value(node["if"], self.pos(node, "if")), (inner,), otherwise, self.pos(node))
-        return self.kind(node)
+    def step(self, node: Any) -> Step | None:
+        """One step, through the kind registry; an ``if`` on a step that is not an if block guards it.
+
+        After schema errors, a step that cannot be built is one of their consequences and is left out
+        (the rest of the file is still checked). On a file the schema passed, a kind that cannot build
+        its step is a bug in the engine: reported as an internal error at the step, never dropped.
+        """
+        try:
+            if not isinstance(node, MarkedDict):
+                raise TypeError(f"a step is a mapping, got {type(node).__name__}")
+            return if_.guard(node, self) if if_.is_guard(node) else self.kind(node)
+        except _INVALID as exc:
+            self.unbuilt(node, exc)
+            return None
 
     def kind(self, node: MarkedDict) -> Step | None:
-        pos = self.pos(node)
-        if "then" in node:
-            condition = Value(node["if"], self.pos(node, "if"))
-            return If(condition, self.steps(node["then"] or []), self.steps(node.get("else") or []), pos)
-        if "loop" in node:
-            return self.loop(node)
-        if "choose" in node:
-            branches = tuple(
-                (lenient(int, branch.get("weight", 1), 1), self.steps(branch.get("steps") or []))
-                for branch in node["choose"]
-                if isinstance(branch, dict)
-            )
-            if branches and not any(weight for weight, _ in branches):
-                self.sink.add(self.pos(node, "choose"), "choose: every branch has weight 0")
-            return Choose(branches, pos)
-        if "poll" in node:
-            return self.poll(node)
-        if "use" in node:
-            args = _mapping(node.get("with"))
-            return Use(str(node["use"]), tuple((str(k), Value(v, self.pos(args, k))) for k, v in args.items()), pos)
-        if "feed" in node:
-            spec = node["feed"]
-            if isinstance(spec, dict):
-                return Feed(str(spec["from"]), str(spec.get("as", spec["from"])), pos)
-            return Feed(str(spec), str(spec), pos)
-        if "graphql" in node and not any(m in node for m in METHODS):
-            return self.request("graphql", node)
-        methods = [m for m in METHODS if m in node]
-        if len(methods) > 1:
-            self.sink.add(
-                self.key_pos(node, methods[1]),
-                f"one step sends one request: found both '{methods[0]}' and '{methods[1]}'",
-                "split it into two steps",
-            )
-            return None
-        if methods:
-            return self.request(methods[0], node)
-        if "think" in node:
-            think = node["think"]
-            if isinstance(think, dict):
-                low, high = (seconds(v) for v in think["between"])
-                if low > high:
-                    self.sink.add(self.pos(node, "think"), "between: the minimum is larger than the maximum")
-                return Think(low, high, pos)
-            return Think(seconds(think), seconds(think), pos)
-        if "headers" in node:
-            return SetHeaders(Value(node["headers"], self.pos(node, "headers")), pos)
-        if "set" in node:
-            return Assign(self.assignments(node["set"]), pos)
-        if "log" in node:
-            return Log(Value(node["log"], self.pos(node, "log")), pos)
-        return None
+        for kind in KINDS:
+            if kind.matches(node):
+                return kind.build(node, self)
+        raise KeyError(f"no step kind has any of the keys {', '.join(map(str, node))}")
 
-    def loop(self, node: MarkedDict) -> Loop | None:
-        spec = node["loop"]
-        kinds = [k for k in ("count", "over", "while") if k in spec]
-        if len(kinds) != 1:
-            if len(kinds) > 1:
-                message = f"a loop has one of count, over, while: found '{kinds[0]}' and '{kinds[1]}'"
-                self.sink.add(self.key_pos(spec, kinds[1]), message)
-            return None
-        kind = kinds[0]
-        for key, applies in (("as", "over"), ("max", None)):
-            if key in spec and applies and kind != applies:
-                self.sink.add(self.key_pos(spec, key), f"'{key}' only applies to a loop over a list")
-        return Loop(
-            kind=kind,  # type: ignore[arg-type]
-            arg=Value(spec[kind], self.pos(spec, kind)),
-            steps=self.steps(node.get("steps") or []),
-            pos=self.pos(node),
-            item=str(spec.get("as", "item")),
-            index=str(spec.get("index", "index")),
-            max=lenient(int, spec.get("max", 1000), 1000),
+    def unbuilt(self, node: Any, exc: Exception) -> None:
+        """A node that could not be built: after schema errors one of their consequences, left out so that
+        the rest of the file is still checked; on a file the schema passed a bug, reported as such."""
+        if not self.strict:
+            return
+        self.sink.add(
+            self.pos(node),
+            f"{INTERNAL_ERROR}: {type(exc).__name__}: {exc}",
+            "this is a bug in the engine: please report it",
         )
 
-    def poll(self, node: MarkedDict) -> Poll | None:
-        spec = node["poll"]
-        methods = [m for m in METHODS if m in spec]
-        if len(methods) != 1:
-            if len(methods) > 1:
-                self.sink.add(
-                    self.key_pos(spec, methods[1]),
-                    f"one poll sends one request: found both '{methods[0]}' and '{methods[1]}'",
-                )
-            return None
-        if "every" in spec and "backoff" in spec:
-            self.sink.add(self.key_pos(spec, "backoff"), "a poll has either every or backoff, not both")
-        request = self.request(methods[0], spec, on_failure=node.get("on_failure", "stop"))
-        until = self.expectation(spec["until"]) if isinstance(spec.get("until"), MarkedDict) else None
-        if until is None:
-            return None
-        backoff = _mapping(spec.get("backoff"))
-        every = lenient(seconds, backoff.get("initial", spec.get("every", 1)), 1.0)
-        return Poll(
-            request=request,
-            until=until,
-            pos=self.pos(node),
-            every=every,
-            factor=lenient(float, backoff.get("factor", 2 if backoff else 1), 1.0),
-            max_pause=lenient(seconds, backoff["max"], None) if "max" in backoff else None,
-            max_attempts=lenient(int, spec.get("max_attempts", 10), 10),
-            max_time=lenient(seconds, spec["max_time"], None) if "max_time" in spec else None,
-        )
 
-    def request(self, method: str, node: MarkedDict, on_failure: str | None = None) -> Request:
-        bodies = [k for k in ("json", "form", "body", "graphql") if k in node]
-        if len(bodies) > 1:
-            self.sink.add(
-                self.key_pos(node, bodies[1]),
-                f"a request has one body: found both '{bodies[0]}' and '{bodies[1]}'",
-            )
-        expect = node.get("expect")
-        graphql: GraphQL | None = None
-        if method == "graphql":
-            spec = node["graphql"]
-            url = Value(spec.get("url", "/graphql"), self.pos(spec, "url") if "url" in spec else self.pos(node, method))
-            graphql = GraphQL(
-                query=Value(spec["query"], self.pos(spec, "query")),
-                variables=self.value(spec, "variables"),
-                operation=str(spec["operation"]) if "operation" in spec else None,
-            )
-            method = "post"
-        else:
-            url = Value(node[method], self.pos(node, method))
-        name = node.get("name")
-        if isinstance(name, str) and ("{{" in name or "{%" in name):
-            self.sink.add(
-                self.pos(node, "name"),
-                "name: is a fixed row in Locust's statistics, not a template",
-                "write a fixed name, or leave name out for the path with each {{ x }} shown as {x}",
-            )
-        return Request(
-            method=method.upper(),
-            url=url,
-            graphql=graphql,
-            service=str(node["service"]) if "service" in node else None,
-            pos=self.pos(node),
-            name=node["name"] if isinstance(node.get("name"), str) else None,  # the schema reports others
-            params=self.value(node, "params"),
-            headers=self.value(node, "headers"),
-            json=self.value(node, "json"),
-            form=self.value(node, "form"),
-            body=self.value(node, "body"),
-            auth=self.value(node, "auth"),
-            timeout=lenient(seconds, node["timeout"], None) if "timeout" in node else None,
-            allow_redirects=node.get("allow_redirects"),
-            expect=self.expectation(expect) if isinstance(expect, MarkedDict) else None,
-            save=self.extractors(node.get("save")),
-            counters=self.assignments(_mapping(node.get("count"))),
-            on_failure="continue" if (on_failure or node.get("on_failure")) == "continue" else "stop",
-        )
-
-    def extractors(self, node: Any) -> tuple[Extractor, ...]:
-        built = []
-        if not isinstance(node, dict):
-            return ()
-        for var, spec in node.items():
-            pos = self.pos(node, var)
-            if isinstance(spec, str):
-                if spec.startswith("$"):  # else reported by the schema
-                    built.append(Extractor(str(var), "jsonpath", spec, None, pos))
-                continue
-            sources = [s for s in SOURCES if isinstance(spec, dict) and s in spec]
-            if not sources:
-                continue  # not an extractor: reported by the schema
-            if len(sources) > 1:
-                self.sink.add(
-                    self.key_pos(spec, sources[1]),
-                    f"an extractor reads one source: found both '{sources[0]}' and '{sources[1]}'",
-                )
-                continue
-            source = sources[0]
-            if source == "jsonpath" and not str(spec[source]).startswith("$"):
-                continue  # reported by the schema
-            if "group" in spec and source != "regex":
-                self.sink.add(self.key_pos(spec, "group"), "'group' only applies to a regex extractor")
-            arg = spec[source]
-            built.append(
-                Extractor(
-                    var=str(var),
-                    source=source,  # type: ignore[arg-type]
-                    arg="" if arg is True else str(arg),
-                    pick=spec.get("pick"),
-                    pos=self.pos(spec, source),
-                    group=spec.get("group"),
-                    default=self.value(spec, "default"),
-                    share=self.share(spec.get("share")),
-                )
-            )
-        return tuple(built)
-
-    @staticmethod
-    def share(spec: Any) -> int | None:
-        if spec is True:
-            return POOL_SIZE
-        if isinstance(spec, dict):
-            return lenient(int, spec.get("max", POOL_SIZE), POOL_SIZE)
-        return None
-
-    def expectation(self, node: MarkedDict) -> Expectation:
-        status = node.get("status")
-        statuses = tuple(status) if isinstance(status, list) else (() if status is None else (status,))
-        statuses = tuple(s for s in statuses if _is_status(s))  # the schema reports the others
-        contains = node.get("body_contains")
-        contains_values: tuple[Value, ...] = ()
-        if isinstance(contains, list):
-            positions = getattr(contains, "item_pos", [])
-            contains_values = tuple(
-                Value(c, positions[i] if i < len(positions) else self.pos(node, "body_contains"))
-                for i, c in enumerate(contains)
-            )
-        elif contains is not None:
-            contains_values = (Value(contains, self.pos(node, "body_contains")),)
-        return Expectation(
-            pos=self.pos(node),
-            status=statuses,
-            json=tuple(t for t in self.targets(node.get("json")) if t.key.startswith("$")),  # schema reports others
-            headers=self.targets(node.get("headers")),
-            body_contains=contains_values,
-            body_matches=self.value(node, "body_matches"),
-            max_ms=lenient(float, node["max_ms"], None) if "max_ms" in node else None,
-            schema=self.value(node, "schema") if isinstance(node.get("schema"), (dict, bool, str)) else None,
-        )
-
-    def targets(self, node: Any) -> tuple[Target, ...]:
-        built = []
-        if not isinstance(node, dict):
-            return ()
-        for key, spec in node.items():
-            pos = self.key_pos(node, key)
-            if isinstance(spec, dict):
-                ops = [op for op in spec if isinstance(op, str)]  # the schema reports the others
-                matches = tuple(Match(op, Value(spec[op], self.pos(spec, op))) for op in ops)
-            else:
-                matches = (Match("eq", Value(spec, self.pos(node, key))),)
-            built.append(Target(str(key), pos, matches))
-        return tuple(built)
-
-
-def build(data: Any, path: Path, sink: ErrorSink, *, library: bool = False) -> Scenario:
-    """Build the model of schema-valid ``data`` read from ``path``; problems go to ``sink``.
+def build(data: Any, path: Path, sink: ErrorSink, *, library: bool = False, strict: bool = True) -> Scenario:
+    """Build the model of ``data`` read from ``path``; problems go to ``sink``.
 
     A ``library`` (a file that scenarios include) needs no users or journeys.
+    ``strict`` says the schema found nothing wrong with ``data``: a node that cannot
+    be built is then an internal error (see :meth:`_Builder.unbuilt`).
     """
-    builder = _Builder(data, path, sink)
+    builder = _Builder(data, path, sink, strict)
     builder.library = library
     return builder.scenario()

@@ -20,54 +20,19 @@ from typing import Any
 
 from engine.counters import Counters
 from engine.errors import ErrorSink, Position, did_you_mean
-from engine.expect import Checks
-from engine.extract import Saver
 from engine.feeders import Feeder, FeederError, FeederHub, load_rows
 from engine.files import Confinement
-from engine.model import (
-    Assign,
-    Choose,
-    Feed,
-    If,
-    Journey,
-    Log,
-    Loop,
-    Persona,
-    Poll,
-    Request,
-    Scenario,
-    SetHeaders,
-    Step,
-    Think,
-    Use,
-)
+from engine.model import Journey, Persona, Scenario, Step
 from engine.pools import Pools
 from engine.secrets import Secrets, secret_name
-from engine.steps import (
-    ChooseStep,
-    FeedStep,
-    HeadersStep,
-    IfStep,
-    LogStep,
-    LoopStep,
-    PollStep,
-    RequestStep,
-    SetStep,
-    StepProgram,
-    ThinkStep,
-    UseStep,
-    label,
-)
+from engine.steps import StepProgram, defined_names, kind_of, requests_in
 from engine.templates import (
-    RESPONSE_NAMES,
     Constant,
     Expression,
     Lookup,
-    Mapping_,
     Renderer,
     Scope,
     Templates,
-    stats_name,
 )
 
 METRICS = ("p50", "p90", "p95", "p99", "avg", "max", "min", "error_rate", "rps", "requests", "failures")
@@ -76,68 +41,18 @@ _UNDEFINED_HINT = "define it under vars:, save it in an earlier step, or assign 
 _HOST_HINT = "host is rendered once at load time, before vars: it can only use env() and the other built-ins"
 
 
-def defined_names(steps: Iterable[Step]) -> dict[str, Position]:
-    """The names a sequence of steps may save, set or feed (also inside blocks), each where first defined."""
-    found: dict[str, Position] = {}
-    for step in steps:
-        if isinstance(step, Request):
-            for extractor in step.save:
-                found.setdefault(extractor.var, extractor.pos)
-        elif isinstance(step, Poll):
-            for extractor in step.request.save:
-                found.setdefault(extractor.var, extractor.pos)
-        elif isinstance(step, Assign):
-            for name, value in step.values:
-                found.setdefault(name, value.pos)
-        elif isinstance(step, Feed):
-            found.setdefault(step.var, step.pos)
-        elif isinstance(step, If):
-            for name, pos in {**defined_names(step.then), **defined_names(step.otherwise)}.items():
-                found.setdefault(name, pos)
-        elif isinstance(step, Loop):
-            for name, pos in defined_names(step.steps).items():
-                found.setdefault(name, pos)
-        elif isinstance(step, Choose):
-            for _, branch in step.branches:
-                for name, pos in defined_names(branch).items():
-                    found.setdefault(name, pos)
-    return found
-
-
-def nested(step: Step) -> list[Iterable[Step]]:
-    """The step lists inside a block step."""
-    if isinstance(step, If):
-        return [step.then, step.otherwise]
-    if isinstance(step, Loop):
-        return [step.steps]
-    if isinstance(step, Choose):
-        return [branch for _, branch in step.branches]
-    return []
-
-
 def counter_names(steps: Iterable[Step]) -> set[str]:
     """The counters that ``count:`` increments (also inside blocks)."""
-    found: set[str] = set()
-    for step in steps:
-        requests = [step] if isinstance(step, Request) else [step.request] if isinstance(step, Poll) else []
-        found |= {name for request in requests for name, _ in request.counters}
-        for block in nested(step):
-            found |= counter_names(block)
-    return found
+    return {name for request in requests_in(steps) for name, _ in request.counters}
 
 
 def shared_pools(steps: Iterable[Step]) -> dict[str, int]:
     """The pools that ``save ... share:`` publishes into (also inside blocks), with their sizes."""
     sizes: dict[str, int] = {}
-    for step in steps:
-        requests = [step] if isinstance(step, Request) else [step.request] if isinstance(step, Poll) else []
-        for request in requests:
-            for extractor in request.save:
-                if extractor.share is not None:
-                    sizes[extractor.var] = max(sizes.get(extractor.var, 0), extractor.share)
-        for block in nested(step):
-            for name, size in shared_pools(block).items():
-                sizes[name] = max(sizes.get(name, 0), size)
+    for request in requests_in(steps):
+        for extractor in request.save:
+            if extractor.share is not None:
+                sizes[extractor.var] = max(sizes.get(extractor.var, 0), extractor.share)
     return sizes
 
 
@@ -504,183 +419,10 @@ class _Compiler:
         return self.steps(steps, inside), inside
 
     def step(self, step: Step, known: set[str]) -> StepProgram:
-        if isinstance(step, Request):
-            return self.request(step, known)
-        if isinstance(step, Think):
-            return ThinkStep(step)
-        if isinstance(step, SetHeaders):
-            self.secret_fields(step.headers.raw, step.headers.pos)
-            return HeadersStep(step, self.renderer(step.headers.raw, step.headers.pos, known))
-        if isinstance(step, Assign):
-            values = []
-            for name, value in step.values:
-                values.append((name, self.renderer(value.raw, value.pos, known)))
-                known.add(name)
-            return SetStep(step, values)
-        if isinstance(step, Log):
-            return LogStep(step, self.renderer(step.message.raw, step.message.pos, known))
-        if isinstance(step, If):
-            condition = self.condition(step.condition.raw, step.condition.pos, known)
-            then, then_known = self.block(step.then, known)
-            otherwise, else_known = self.block(step.otherwise, known)
-            known |= then_known & else_known
-            return IfStep(step, condition, then, otherwise)
-        if isinstance(step, Loop):
-            return self.loop(step, known)
-        if isinstance(step, Choose):
-            branches = [self.block(branch, known) for _, branch in step.branches]
-            if branches:
-                known |= set.intersection(*(names for _, names in branches))
-            return ChooseStep(step, [program for program, _ in branches])
-        if isinstance(step, Poll):
-            return self.poll(step, known)
-        if isinstance(step, Use):
-            return self.use(step, known)
-        if isinstance(step, Feed):
-            return self.feed(step, known)
-        raise TypeError(f"unknown step {step!r}")
+        return kind_of(step).compile(step, self, known)
 
-    def loop(self, step: Loop, known: set[str]) -> LoopStep:
-        if step.kind == "while":
-            arg = self.condition(step.arg.raw, step.arg.pos, known)
-        else:
-            arg = self.renderer(step.arg.raw, step.arg.pos, known)
-        extra = [step.index, step.item] if step.kind == "over" else [step.index]
-        for name in extra:
-            if name in self.loop_names:
-                which = "as:" if name == step.item and step.kind == "over" else "index:"
-                message = f"loop variable '{name}' is also an enclosing loop's: the inner loop would overwrite it"
-                self.sink.add(step.pos, message, f"name it differently with {which}")
-        self.loop_names.extend(extra)
-        body, body_known = self.block(step.steps, known, extra)
-        del self.loop_names[-len(extra) :]
-        count = arg.value if step.kind == "count" and isinstance(arg, Constant) else None
-        if isinstance(count, int) and count > step.max:
-            self.sink.add(step.arg.pos, f"loop count {count} is more than max {step.max}", "raise max: to allow it")
-        elif isinstance(count, int) and count > 0:
-            known |= body_known  # the body surely runs
-        return LoopStep(step, arg, body)
-
-    def feed(self, step: Feed, known: set[str]) -> FeedStep | StepProgram:
-        feeder = self.feeders.get(step.feeder)
-        if feeder is None:
-            declared = [spec.name for spec in self.scenario.feeders]
-            if step.feeder not in declared:
-                hint = did_you_mean(step.feeder, declared) or "declare it under data:"
-                self.sink.add(step.pos, f"unknown feeder '{step.feeder}'", hint)
-            known.add(step.var)
-            return ThinkStep(Think(0, 0, step.pos))  # never run: the scenario does not load
-        self.columns[step.var] = (step.feeder, feeder.columns)
-        known.add(step.var)
-        return FeedStep(step, feeder)
-
-    def use(self, step: Use, known: set[str]) -> StepProgram:
-        fragment = self.scenario.fragments.get(step.fragment)
-        if fragment is None:
-            hint = did_you_mean(step.fragment, self.scenario.fragments) or "define it in fragments: or include its file"
-            self.sink.add(step.pos, f"unknown fragment '{step.fragment}'", hint)
-            return UseStep(step.fragment, [], [], label("use", step.pos))
-        if step.fragment in self.using:
-            chain = " -> ".join([*self.using, step.fragment])
-            self.sink.add(step.pos, f"fragment '{step.fragment}' uses itself: {chain}")
-            return UseStep(step.fragment, [], [], label("use", step.pos))
-        declared = dict(fragment.params)
-        given = dict(step.args)
-        for name, value in step.args:
-            if name not in declared:
-                hint = did_you_mean(name, declared) or (
-                    f"its parameters: {', '.join(declared)}" if declared else "it takes no parameters"
-                )
-                self.sink.add(value.pos, f"fragment '{step.fragment}' has no parameter '{name}'", hint)
-        args: list[tuple[str, Renderer]] = []
-        for name, default in fragment.params:
-            if name in given:
-                args.append((name, self.renderer(given[name].raw, given[name].pos, known)))
-            elif default is not None:
-                args.append((name, self.renderer(default.raw, default.pos, known)))
-            else:
-                self.sink.add(step.pos, f"fragment '{step.fragment}' needs parameter '{name}'", "pass it in with:")
-        self.using.append(step.fragment)
-        inside = known | set(declared)
-        steps = self.steps(fragment.steps, inside)
-        self.using.pop()
-        defined = set(defined_names(fragment.steps))
-        known |= {name for name in inside if name not in declared or name in known or name in defined}
-        return UseStep(step.fragment, args, steps, label("use", step.pos))
-
-    def request(self, step: Request, known: set[str], name: str | None = None) -> RequestStep:
-        url = self.renderer(step.url.raw, step.url.pos, known)
-        renderers: dict[str, Renderer] = {}
-        for field_name in ("params", "headers", "json", "form", "body", "auth"):
-            value = getattr(step, field_name)
-            if value is not None:
-                renderers[field_name] = self.renderer(value.raw, value.pos, known)
-        if step.graphql is not None:
-            graphql = step.graphql
-            parts: list[tuple[Any, Renderer]] = [("query", self.renderer(graphql.query.raw, graphql.query.pos, known))]
-            if graphql.variables is not None:
-                parts.append(("variables", self.renderer(graphql.variables.raw, graphql.variables.pos, known)))
-            if graphql.operation is not None:
-                parts.append(("operationName", Constant(graphql.operation)))
-            renderers["json"] = Mapping_(parts)
-        for secret_field in (step.headers, step.params):
-            if secret_field is not None:
-                self.secret_fields(secret_field.raw, secret_field.pos)
-        if step.auth is not None:  # [user, password]: the password (a single template: all of it)
-            raw = step.auth.raw
-            self.secret_value(raw[1] if isinstance(raw, list) and len(raw) == 2 else raw, step.auth.pos)
-        for extractor in step.save:
-            if extractor.source == "cookie":
-                self.secrets.add(extractor.var)
-        base_dir = Path(step.pos.file).parent
-        is_graphql = step.graphql is not None
-        checks = Checks(
-            step.expect, base_dir, self.templates, self.sink, graphql=is_graphql, files=self.files, secrets=self.secrets
-        )
-        self.check_names(checks.renderers(), known | set(RESPONSE_NAMES))
-        savers = [Saver(spec, self.templates, self.sink, self.pools) for spec in step.save]
-        for saver in savers:
-            if saver.default is not None:
-                self.check_names(saver.default, known | set(RESPONSE_NAMES))
-        known.update(saver.var for saver in savers)
-        base: str | None = None
-        if step.service is not None:
-            if step.service not in self.services and step.service not in dict(self.scenario.services):
-                hint = did_you_mean(step.service, self.services) or "declare it under services:"
-                self.sink.add(step.pos, f"unknown service '{step.service}'", hint)
-            base = self.services.get(step.service)
-        if name is None and step.name is None and step.graphql is not None and step.graphql.operation:
-            name = f"graphql {step.graphql.operation}"
-        counters = [
-            (counter, self.renderer(value.raw, value.pos, known | set(RESPONSE_NAMES)))
-            for counter, value in step.counters
-        ]
-        defaults = self.scenario.defaults
-        compiled = RequestStep(
-            step,
-            url,
-            renderers,
-            checks,
-            savers,
-            self.default_headers,
-            timeout=step.timeout if step.timeout is not None else defaults.timeout,
-            allow_redirects=step.allow_redirects if step.allow_redirects is not None else defaults.allow_redirects,
-            base=base,
-            name=name,
-            counters=counters,
-            tally=self.counters,
-        )
-        self.request_names.add(compiled.name)
-        return compiled
-
-    def poll(self, step: Poll, known: set[str]) -> PollStep:
-        request = step.request
-        name = f"{request.name or stats_name(str(request.url.raw))} (poll)"
-        until = Checks(
-            step.until, Path(step.pos.file).parent, self.templates, self.sink, files=self.files, secrets=self.secrets
-        )
-        self.check_names(until.renderers(), known | set(RESPONSE_NAMES))
-        return PollStep(step, self.request(request, known, name=name), until)
+    def defined_names(self, steps: Iterable[Step]) -> dict[str, Position]:
+        return defined_names(steps)
 
 
 def compile_scenario(

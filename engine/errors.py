@@ -6,6 +6,9 @@ import difflib
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+INTERNAL_ERROR = "internal error"
+"""How a message about a bug in the engine starts (never "ok", never a traceback)."""
+
 
 @dataclass(frozen=True, order=True)
 class Position:

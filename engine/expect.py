@@ -19,7 +19,7 @@ import yaml
 from engine.errors import ErrorSink
 from engine.files import UNCONFINED, Confinement, FileRefused
 from engine.jsonpaths import JsonPath, JsonPathError
-from engine.model import Expectation, Match, Target, Value
+from engine.model import Expectation, Match, Probe, Value
 from engine.response import NotJson, ResponseView
 from engine.secrets import NO_SECRETS, Secrets
 from engine.sentinels import Sentinel
@@ -139,7 +139,7 @@ class TargetCheck:
     __slots__ = ("_path", "key", "kind", "label", "operators", "secrets")
 
     def __init__(
-        self, kind: str, target: Target, templates: Templates, sink: ErrorSink, secrets: Secrets = NO_SECRETS
+        self, kind: str, target: Probe, templates: Templates, sink: ErrorSink, secrets: Secrets = NO_SECRETS
     ) -> None:
         self.kind = kind
         self.secrets = secrets

@@ -11,7 +11,7 @@ from typing import Any
 from engine.build import build
 from engine.compiler import Program, compile_library, compile_scenario
 from engine.compose import INCLUDABLE, NO_OVERRIDES, SHARED, Composed, Overrides, compose
-from engine.errors import ErrorSink, Position, ScenarioError, ScenarioErrors
+from engine.errors import INTERNAL_ERROR, ErrorSink, Position, ScenarioError, ScenarioErrors
 from engine.source import pos_of
 from engine.validate import describe
 
@@ -53,7 +53,7 @@ def compile_composed(path: Path, composed: Composed) -> tuple[Program, str]:
     sink = ErrorSink()
     sink.errors.extend(composed.problems)
     with _guarded(path, sink):
-        scenario = build(data, path, sink)
+        scenario = build(data, path, sink, strict=not composed.problems)
         # With schema errors some steps were left out, so names they define would look undefined: a name
         # that the file spells anywhere as a key or a plain word might be one of them, and is not reported.
         # A problem with an include (missing, a cycle, an error in it) leaves its vars unknown: no names checked.
@@ -62,9 +62,6 @@ def compile_composed(path: Path, composed: Composed) -> tuple[Program, str]:
         program = compile_scenario(scenario, sink, check_names=not included, unsure=unsure, files=composed.confinement)
     sink.raise_if_any()
     return program, composed.digest
-
-
-INTERNAL_ERROR = "internal error"
 
 
 @contextmanager
@@ -140,7 +137,8 @@ def _check_library(path: Path, composed: Composed) -> list[ScenarioError]:
     sink.errors.extend(composed.problems)
     try:
         with _guarded(path, sink):
-            compile_library(build(composed.data, path, sink, library=True), sink, composed.confinement)
+            scenario = build(composed.data, path, sink, library=True, strict=not composed.problems)
+            compile_library(scenario, sink, composed.confinement)
     except ScenarioErrors as exc:
         return exc.errors
     return sorted({str(e): e for e in sink.errors}.values(), key=ScenarioError.sort_key)

@@ -58,7 +58,7 @@ class Match:
 
 
 @dataclass(frozen=True)
-class Target:
+class Probe:
     """A JSONPath or header name with the checks its value must pass."""
 
     key: str
@@ -72,8 +72,8 @@ class Expectation:
 
     pos: Position
     status: tuple[int | str, ...] = ()
-    json: tuple[Target, ...] = ()
-    headers: tuple[Target, ...] = ()
+    json: tuple[Probe, ...] = ()
+    headers: tuple[Probe, ...] = ()
     body_contains: tuple[Value, ...] = ()
     body_matches: Value | None = None
     max_ms: float | None = None
@@ -81,7 +81,7 @@ class Expectation:
 
 
 @dataclass(frozen=True)
-class Request:
+class RequestStep:
     """A request step."""
 
     method: str
@@ -114,7 +114,7 @@ class GraphQL:
 
 
 @dataclass(frozen=True)
-class Think:
+class ThinkStep:
     """A pause between steps: ``low`` seconds, or a random time in [low, high]."""
 
     low: float
@@ -123,7 +123,7 @@ class Think:
 
 
 @dataclass(frozen=True)
-class SetHeaders:
+class HeadersStep:
     """Session headers set (or removed, for None) for the rest of the user's life."""
 
     headers: Value
@@ -131,7 +131,7 @@ class SetHeaders:
 
 
 @dataclass(frozen=True)
-class Assign:
+class SetStep:
     """``set``: variables assigned in order."""
 
     values: tuple[tuple[str, Value], ...]
@@ -139,7 +139,7 @@ class Assign:
 
 
 @dataclass(frozen=True)
-class Log:
+class LogStep:
     """``log``: a templated message written to Locust's log."""
 
     message: Value
@@ -147,7 +147,7 @@ class Log:
 
 
 @dataclass(frozen=True)
-class If:
+class IfStep:
     """Run ``then`` when ``condition`` holds, else ``otherwise`` (also a guarded step: ``then`` is that step)."""
 
     condition: Value
@@ -157,7 +157,7 @@ class If:
 
 
 @dataclass(frozen=True)
-class Loop:
+class LoopStep:
     """Repeat steps ``count`` times, ``over`` a list, or ``while`` a condition holds; at most ``max`` rounds."""
 
     kind: Literal["count", "over", "while"]
@@ -170,7 +170,7 @@ class Loop:
 
 
 @dataclass(frozen=True)
-class Choose:
+class ChooseStep:
     """Run one branch, picked at random by weight."""
 
     branches: tuple[tuple[int, tuple[Step, ...]], ...]
@@ -178,10 +178,10 @@ class Choose:
 
 
 @dataclass(frozen=True)
-class Poll:
+class PollStep:
     """Repeat ``request`` until ``until`` holds: a pause between attempts, bounded in attempts and time."""
 
-    request: Request
+    request: RequestStep
     until: Expectation
     pos: Position
     every: float = 1.0
@@ -192,7 +192,7 @@ class Poll:
 
 
 @dataclass(frozen=True)
-class Use:
+class UseStep:
     """Run a fragment's steps here, with parameters."""
 
     fragment: str
@@ -201,7 +201,7 @@ class Use:
 
 
 @dataclass(frozen=True)
-class Feed:
+class FeedStep:
     """Take the next row of a feeder into a variable."""
 
     feeder: str
@@ -209,7 +209,19 @@ class Feed:
     pos: Position
 
 
-Step = Request | Think | SetHeaders | Assign | Log | If | Loop | Choose | Poll | Use | Feed
+Step = (
+    RequestStep
+    | ThinkStep
+    | HeadersStep
+    | SetStep
+    | LogStep
+    | IfStep
+    | LoopStep
+    | ChooseStep
+    | PollStep
+    | UseStep
+    | FeedStep
+)
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-import engine.steps
+import engine.steps.poll
 
 CLIENTS = ["http", "fast"]
 ROOT = Path(__file__).resolve().parent.parent
@@ -91,7 +91,7 @@ def counts(h: Any) -> dict[tuple[str, str], tuple[int, int]]:
 
 class Pauses:
     """A fake clock for one user's pauses: ``user.think`` records what it is asked and advances the
-    clock instead of sleeping, and ``engine.steps`` (poll's max_time) reads that clock.
+    clock instead of sleeping, and ``engine.steps.poll`` (max_time) reads that clock.
 
     A test of pauses then depends on no scheduling: ``requested`` is exact on a loaded machine.
     """
@@ -100,7 +100,7 @@ class Pauses:
         self.requested: list[float] = []
         self.now = 0.0
         user.think = self.think
-        monkeypatch.setattr(engine.steps, "time", self)
+        monkeypatch.setattr(engine.steps.poll, "time", self)
 
     def think(self, seconds: float) -> None:
         self.requested.append(seconds)

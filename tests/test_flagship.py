@@ -22,7 +22,10 @@ import gevent
 import pytest
 from conftest import Harness
 
-from engine.steps import PollStep, RequestStep, StepProgram, UseStep
+from engine.steps import StepProgram
+from engine.steps.poll import PollProgram
+from engine.steps.request import RequestProgram
+from engine.steps.use import UseProgram
 from examples.demo_store import DemoStore
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -36,14 +39,14 @@ def store() -> Iterator[DemoStore]:
     server.stop()
 
 
-def surely_sent(steps: list[StepProgram]) -> Iterator[RequestStep]:
+def surely_sent(steps: list[StepProgram]) -> Iterator[RequestProgram]:
     """The requests that every run of ``steps`` sends (not those behind if or choose, nor in loops)."""
     for step in steps:
-        if isinstance(step, RequestStep):
+        if isinstance(step, RequestProgram):
             yield step
-        elif isinstance(step, PollStep):
+        elif isinstance(step, PollProgram):
             yield step.request
-        elif isinstance(step, UseStep):
+        elif isinstance(step, UseProgram):
             yield from surely_sent(step.steps)
 
 

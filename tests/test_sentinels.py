@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from engine import expect, jsonpaths, response, steps, templates
+from engine import expect, jsonpaths, response, templates
+from engine.steps import use as use_step
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -18,7 +19,7 @@ ROOT = Path(__file__).resolve().parent.parent
     ("marker", "text"),
     [
         (expect._ABSENT, "absent"),
-        (steps._ABSENT, "absent"),
+        (use_step._ABSENT, "absent"),
         (templates._MISSING, "no default"),
         (jsonpaths.ALL, "[*]"),
         (response.ResponseView._UNSET, "not parsed yet"),

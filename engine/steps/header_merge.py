@@ -1,0 +1,87 @@
+"""Header layers merged as HTTP wants them: later layers win, names compare case-insensitively.
+
+Also how query and form values are written (booleans as ``true``/``false``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from engine.templates import Constant, Mapping_, Renderer, Scope
+
+
+def header_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def form_value(value: Any) -> Any:
+    """A query or form value: booleans as true/false (as in headers), lists item by item."""
+    if isinstance(value, list):
+        return [form_value(item) for item in value]
+    return header_text(value) if isinstance(value, bool) else value
+
+
+def merge_headers(*layers: Mapping[str, Any]) -> dict[str, str]:
+    """Later layers win; header names compare case-insensitively."""
+    filled = [layer for layer in layers if layer]
+    if len(filled) == 1 and all(isinstance(v, str) for v in filled[0].values()):
+        return dict(filled[0])  # one layer of plain strings: nothing to merge
+    merged: dict[str, str] = {}
+    spelled: dict[str, str] = {}
+    for layer in layers:
+        for name, value in layer.items():
+            key = name.lower()
+            if key in spelled:
+                del merged[spelled[key]]
+            if value is None:
+                spelled.pop(key, None)
+                continue
+            spelled[key] = name
+            merged[name] = header_text(value)
+    return merged
+
+
+class HeaderPlan:
+    """A step's headers merged at load time, when only their values are templated.
+
+    For a step without ``auth``, whose defaults are constant and whose header
+    names differ (ignoring case), the layers below the session headers are merged
+    once; a request fills in the step's values, as :func:`merge_headers` would
+    (a value overrides a default of the same name, None removes it). Only for
+    users without session headers, which would sit between the two.
+    """
+
+    __slots__ = ("base", "items")
+
+    def __init__(self, below: list[Mapping[str, Any]], step: list[tuple[str, Renderer]]) -> None:
+        self.base = merge_headers(*below)
+        spelled = {name.lower(): name for name in self.base}
+        self.items = [(name, spelled.get(name.lower()), renderer) for name, renderer in step]
+
+    @classmethod
+    def of(cls, below: list[Mapping[str, Any]], headers: Renderer | None) -> HeaderPlan | None:
+        """The plan for a step's headers (None when they need the general merge)."""
+        if headers is None:
+            step: list[tuple[Any, Renderer]] = []
+        elif isinstance(headers, Mapping_):
+            step = list(headers.items)
+        elif isinstance(headers, Constant) and isinstance(headers.value, dict):
+            step = [(name, Constant(value)) for name, value in headers.value.items()]
+        else:
+            return None
+        if len({str(name).lower() for name, _ in step}) != len(step):
+            return None
+        return cls(below, [(str(name), renderer) for name, renderer in step])
+
+    def render(self, scope: Scope) -> dict[str, str]:
+        headers = self.base.copy()
+        for name, shadowed, renderer in self.items:
+            value = renderer.render(scope)
+            if shadowed is not None:
+                headers.pop(shadowed, None)
+            if value is not None:
+                headers[name] = value if type(value) is str else header_text(value)
+        return headers
