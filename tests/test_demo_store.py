@@ -1081,6 +1081,53 @@ def test_graphql_syntax_errors_and_bad_requests(client: Client) -> None:
     assert expect(client.get("/graphql"), 405) == {"detail": "method not allowed"}
 
 
+def test_graphql_introspection_describes_the_schema(client: Client) -> None:
+    roots = graphql(client, "{ __schema { queryType { name } mutationType { name } subscriptionType { name } } }")
+    assert roots == {
+        "data": {
+            "__schema": {"queryType": {"name": "Query"}, "mutationType": {"name": "Mutation"}, "subscriptionType": None}
+        }
+    }
+    query = graphql(
+        client,
+        """{ __type(name: "Query") {
+             kind fields { name type { kind name ofType { name } } args { name defaultValue type { kind name } } }
+        } }""",
+    )["data"]["__type"]
+    assert query["kind"] == "OBJECT"
+    fields = {f["name"]: f for f in query["fields"]}
+    assert list(fields) == ["categories", "products", "product", "me", "order"]
+    assert fields["categories"]["type"] == {"kind": "LIST", "name": None, "ofType": {"name": None}}
+    assert fields["product"]["type"] == {"kind": "OBJECT", "name": "Product", "ofType": None}
+    assert [(a["name"], a["defaultValue"], a["type"]["name"]) for a in fields["products"]["args"]] == [
+        ("category", None, "String"),
+        ("maxPrice", None, "Float"),
+        ("minPrice", None, "Float"),
+        ("q", None, "String"),
+        ("limit", "20", "Int"),
+        ("page", "1", "Int"),
+    ]
+    assert fields["order"]["args"] == [{"name": "id", "defaultValue": None, "type": {"kind": "NON_NULL", "name": None}}]
+    product = graphql(client, '{ __type(name: "Product") { fields { name } } }')["data"]["__type"]
+    assert [f["name"] for f in product["fields"]] == PRODUCT_FIELDS.split()
+    mutation = graphql(client, '{ __type(name: "Mutation") { fields { name args { name } } } }')["data"]["__type"]
+    assert mutation == {"fields": [{"name": "addToCart", "args": [{"name": "productId"}, {"name": "quantity"}]}]}
+    assert graphql(client, '{ __type(name: "Nope") { name } }') == {"data": {"__type": None}}
+    # introspection is validated like any other query
+    assert failed(graphql(client, "{ __schema { nope } }")) == 'Cannot query field "nope" on type "__Schema".'
+
+
+def test_graphql_unknown_field_is_a_validation_error_with_status_200(client: Client) -> None:
+    response = client.post("/graphql", json={"query": "{ categories { id } nope }"})
+    assert response.status_code == 200 and response.headers["Content-Type"] == "application/json"
+    assert response.json() == {
+        "data": None,
+        "errors": [{"message": 'Cannot query field "nope" on type "Query".', "locations": [{"line": 1, "column": 21}]}],
+    }
+    # the same document twice (prepared documents are cached): the same answer
+    assert client.post("/graphql", json={"query": "{ categories { id } nope }"}).json() == response.json()
+
+
 # --- command line ----------------------------------------------------------------------------------
 
 

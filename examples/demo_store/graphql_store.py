@@ -1,9 +1,10 @@
-"""The demo store's GraphQL schema: catalogue, the signed-in user, orders and the cart, over SQLite.
+"""The demo store's GraphQL schema (SDL, built by graphql-core): catalogue, the signed-in user, orders and the cart.
 
-Resolvers reuse the shop's queries and rules, so answers match the REST API;
-its errors (:class:`ApiError`) become error entries with the same message and
-``extensions.code`` (``UNAUTHENTICATED``, ``FORBIDDEN``, ``NOT_FOUND``,
-``CONFLICT``, ``BAD_USER_INPUT``) plus the REST error's extra fields.
+Resolvers reuse the shop's queries and rules over SQLite, so answers match the
+REST API; its errors (:class:`ApiError`) become error entries with the same
+message and ``extensions.code`` (``UNAUTHENTICATED``, ``FORBIDDEN``,
+``NOT_FOUND``, ``CONFLICT``, ``BAD_USER_INPUT``) plus the REST error's extra
+fields. Fields without a resolver read the parent's key of the same name.
 """
 
 from __future__ import annotations
@@ -11,14 +12,15 @@ from __future__ import annotations
 import functools
 import re
 import sqlite3
+from collections.abc import Callable
 from typing import Any
+
+from graphql import GraphQLError, GraphQLObjectType, GraphQLResolveInfo, GraphQLSchema, build_schema
 
 from examples.demo_store import shop
 from examples.demo_store.auth import current_user, is_admin
 from examples.demo_store.db import db
 from examples.demo_store.errors import ApiError
-from examples.demo_store.graphql_ast import GraphQLError
-from examples.demo_store.graphql_types import ObjectType, Resolver, Schema, field
 from examples.demo_store.inputs import Fields
 
 CODES = {401: "UNAUTHENTICATED", 403: "FORBIDDEN", 404: "NOT_FOUND", 409: "CONFLICT", 422: "BAD_USER_INPUT"}
@@ -47,16 +49,24 @@ def camel(data: Any) -> Any:
     return data
 
 
-def resolver(function: Resolver) -> Resolver:
-    """``function`` with the store's :class:`ApiError` turned into a GraphQL error entry."""
+class StoreError(GraphQLError):
+    """A resolver's :class:`ApiError` as a GraphQL error (its message is the store's, kept as it is)."""
+
+
+Resolver = Callable[[Any, dict[str, Any], Context], Any]
+"""``resolve(parent, arguments, context)``: the field's value."""
+
+
+def resolver(function: Resolver) -> Callable[..., Any]:
+    """``function`` as a graphql-core resolver, the store's :class:`ApiError` turned into a :class:`StoreError`."""
 
     @functools.wraps(function)
-    def resolve(parent: Any, args: dict[str, Any], context: Any) -> Any:
+    def resolve(parent: Any, info: GraphQLResolveInfo, **args: Any) -> Any:
         try:
-            return function(parent, args, context)
+            return function(parent, args, info.context)
         except ApiError as error:
             extensions = {"code": CODES.get(error.status, "INTERNAL_SERVER_ERROR"), **camel(error.extra)}
-            raise GraphQLError(error.detail, extensions=extensions) from error
+            raise StoreError(error.detail, extensions=extensions) from error
 
     return resolve
 
@@ -64,28 +74,23 @@ def resolver(function: Resolver) -> Resolver:
 # --- resolvers -------------------------------------------------------------------------------------
 
 
-@resolver
 def categories(_: None, args: dict[str, Any], context: Context) -> list[dict[str, Any]]:
     return list(camel(shop.list_categories(context.conn)))
 
 
-@resolver
 def products(_: None, args: dict[str, Any], context: Context) -> list[dict[str, Any]]:
     search = shop.product_search(Fields(args, where="arguments"), price_names=("minPrice", "maxPrice"))
     return shop.find_products(context.conn, search)[1]
 
 
-@resolver
 def product(_: None, args: dict[str, Any], context: Context) -> dict[str, Any] | None:
     return shop.find_product(context.conn, args["id"])
 
 
-@resolver
 def me(_: None, args: dict[str, Any], context: Context) -> dict[str, Any]:
     return shop.user_json(context.user())
 
 
-@resolver
 def order(_: None, args: dict[str, Any], context: Context) -> dict[str, Any] | None:
     user = context.user()
     found = shop.load_orders(context.conn, "o.id = ?", (args["id"],))
@@ -96,7 +101,6 @@ def order(_: None, args: dict[str, Any], context: Context) -> dict[str, Any] | N
     return dict(camel(found[0]))
 
 
-@resolver
 def add_to_cart(_: None, args: dict[str, Any], context: Context) -> dict[str, Any]:
     user_id = context.user()["id"]
     fields = Fields(args, where="arguments")
@@ -109,55 +113,46 @@ def add_to_cart(_: None, args: dict[str, Any], context: Context) -> dict[str, An
 
 # --- schema ----------------------------------------------------------------------------------------
 
-Category = ObjectType("Category", {"id": field("Int!"), "name": field("String!"), "productCount": field("Int!")})
-Product = ObjectType(
-    "Product",
-    {
-        "id": field("Int!"),
-        "name": field("String!"),
-        "description": field("String!"),
-        "price": field("Float!"),
-        "category": field("String!"),
-        "quantity": field("Int!"),
-    },
-)
-User = ObjectType(
-    "User", {"id": field("Int!"), "username": field("String!"), "email": field("String!"), "role": field("String!")}
-)
-OrderItem = ObjectType(
-    "OrderItem",
-    {"productId": field("Int!"), "name": field("String!"), "price": field("Float!"), "quantity": field("Int!")},
-)
-Order = ObjectType(
-    "Order",
-    {
-        "id": field("Int!"),
-        "status": field("String!"),
-        "totalAmount": field("Float!"),
-        "items": field("[OrderItem!]!"),
-    },
-)
-CartItem = ObjectType("CartItem", {"productId": field("Int!"), "quantity": field("Int!")})
-Cart = ObjectType("Cart", {"itemCount": field("Int!"), "totalValue": field("Float!"), "items": field("[CartItem!]!")})
-Query = ObjectType(
-    "Query",
-    {
-        "categories": field("[Category!]", categories),
-        "products": field(
-            "[Product!]",
-            products,
-            category="String",
-            maxPrice="Float",
-            minPrice="Float",
-            q="String",
-            limit="Int = 20",
-            page="Int = 1",
-        ),
-        "product": field("Product", product, id="Int!"),
-        "me": field("User", me),
-        "order": field("Order", order, id="Int!"),
-    },
-)
-Mutation = ObjectType("Mutation", {"addToCart": field("Cart", add_to_cart, productId="Int!", quantity="Int!")})
+SDL = """
+type Query {
+  categories: [Category!]
+  products(category: String, maxPrice: Float, minPrice: Float, q: String, limit: Int = 20, page: Int = 1): [Product!]
+  product(id: Int!): Product
+  me: User
+  order(id: Int!): Order
+}
 
-SCHEMA = Schema(query=Query, mutation=Mutation, types=[Category, Product, User, OrderItem, Order, CartItem, Cart])
+type Mutation {
+  addToCart(productId: Int!, quantity: Int!): Cart
+}
+
+type Category { id: Int! name: String! productCount: Int! }
+type Product { id: Int! name: String! description: String! price: Float! category: String! quantity: Int! }
+type User { id: Int! username: String! email: String! role: String! }
+type OrderItem { productId: Int! name: String! price: Float! quantity: Int! }
+type Order { id: Int! status: String! totalAmount: Float! items: [OrderItem!]! }
+type CartItem { productId: Int! quantity: Int! }
+type Cart { itemCount: Int! totalValue: Float! items: [CartItem!]! }
+"""
+
+RESOLVERS: dict[tuple[str, str], Resolver] = {
+    ("Query", "categories"): categories,
+    ("Query", "products"): products,
+    ("Query", "product"): product,
+    ("Query", "me"): me,
+    ("Query", "order"): order,
+    ("Mutation", "addToCart"): add_to_cart,
+}
+
+
+def build() -> GraphQLSchema:
+    """The schema of :data:`SDL` with the :data:`RESOLVERS` attached."""
+    schema = build_schema(SDL)
+    for (type_name, field_name), function in RESOLVERS.items():
+        type_ = schema.get_type(type_name)
+        assert isinstance(type_, GraphQLObjectType)
+        type_.fields[field_name].resolve = resolver(function)
+    return schema
+
+
+SCHEMA = build()
