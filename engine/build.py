@@ -17,6 +17,7 @@ from typing import Any, TypeVar, get_args
 
 from engine.durations import seconds
 from engine.errors import INTERNAL_ERROR, ErrorSink, Position, did_you_mean
+from engine.metrics import METRICS, unit
 from engine.model import (
     Defaults,
     FeederSpec,
@@ -38,8 +39,6 @@ from engine.steps import KINDS, if_
 
 PROFILE_KINDS = ("stages", "ramp", "step", "spike", "wave", "soak")
 DURATION_PARAMS = frozenset({"up", "hold", "down", "every", "baseline_time", "peak_time", "recovery", "period", "ramp"})
-TIME_METRICS = frozenset({"p50", "p90", "p95", "p99", "avg", "max", "min"})
-NUMBER_METRICS = frozenset({"rps", "requests", "failures"})
 _PLAIN_NUMBER = re.compile(r"^[0-9]+(?:\.[0-9]+)?$")
 _LIMIT = re.compile(r"^[0-9]+(?:\.[0-9]+)?(?:ms|s|m|%)?$")  # as the schema's threshold limits
 _INVALID = (AttributeError, KeyError, TypeError, ValueError, IndexError)
@@ -345,23 +344,24 @@ class _Builder:
         number = _plain_number(raw)
         if number is None and not _LIMIT.match(text):
             return None  # not a number, time or percentage: reported by the schema
-        if metric in TIME_METRICS:
+        kind = unit(metric)
+        if kind == "ms":
             if number is not None:
                 return number  # a bare number is milliseconds, as Locust shows them
             if text.endswith("%"):
                 self.sink.add(pos, f"{metric} is a response time: give it like 300ms or 2s, not {text}")
                 return None
             return self.lenient(seconds, text, -1.0) * 1000
-        if metric == "error_rate":
+        if kind == "ratio":
             if text.endswith("%"):
                 return self.lenient(float, text[:-1], 0.0) / 100
             if number is not None and number <= 1:
                 return number
-            self.sink.add(pos, f"error_rate is a rate: give it like 1% or 0.01, not {text}")
+            self.sink.add(pos, f"{metric} is a rate: give it like 1% or 0.01, not {text}")
             return None
         if number is not None:
             return number
-        if metric in NUMBER_METRICS:
+        if metric in METRICS:
             self.sink.add(pos, f"{metric} is a number: give it without a unit, not {text}")
             return None
         return math.nan

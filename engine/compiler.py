@@ -22,6 +22,7 @@ from engine.counters import Counters
 from engine.errors import ErrorSink, Position, did_you_mean
 from engine.feeders import Feeder, FeederError, FeederHub, load_rows
 from engine.files import Confinement
+from engine.metrics import METRICS
 from engine.model import Journey, Persona, Scenario, Step
 from engine.pools import Pools
 from engine.secrets import Secrets, secret_name
@@ -35,7 +36,6 @@ from engine.templates import (
     Templates,
 )
 
-METRICS = ("p50", "p90", "p95", "p99", "avg", "max", "min", "error_rate", "rps", "requests", "failures")
 _CONDITION = re.compile(r"^\s*\{\{.*\}\}\s*$")  # the schema's pattern for a condition (it reports the rest)
 _UNDEFINED_HINT = "define it under vars:, save it in an earlier step, or assign it with set:"
 _HOST_HINT = "host is rendered once at load time, before vars: it can only use env() and the other built-ins"

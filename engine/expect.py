@@ -9,14 +9,17 @@ from __future__ import annotations
 
 import json
 import logging
+import operator
 import re
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import jsonschema
 import yaml
 
-from engine.errors import ErrorSink
+from engine.errors import ErrorSink, did_you_mean
 from engine.files import UNCONFINED, Confinement, FileRefused
 from engine.jsonpaths import JsonPath, JsonPathError
 from engine.model import Expectation, Match, Probe, Value
@@ -70,88 +73,139 @@ def _header_value(value: Any) -> Any:
 class Operator:
     """One compiled operator check: ``failure(actual, scope)`` is None or a short reason.
 
+    Its test comes from :data:`OPERATORS` once, at load: an operator the table
+    does not know is a load-time problem, never a run-time error.
     On a header (``header=True``) the actual value is always text: eq/ne/in compare
     the expected value as text, and gt/ge/lt/le read the header as a number.
     """
 
-    __slots__ = ("_regex", "expected", "header", "op", "text")
+    __slots__ = ("expected", "header", "header_text", "op", "regex", "rule", "text", "unmet")
 
     def __init__(self, match: Match, templates: Templates, sink: ErrorSink, header: bool = False) -> None:
         self.op = match.op
         self.header = header
         self.expected: Renderer = templates.compile(match.expected.raw, match.expected.pos, sink)
-        self._regex: re.Pattern[str] | None = None
+        rule = OPERATORS.get(self.op)
+        if rule is None:
+            hint = did_you_mean(self.op, OPERATORS) or f"operators: {', '.join(OPERATORS)}"
+            sink.add(match.expected.pos, f"unknown operator '{self.op}'", hint)
+            rule = _UNKNOWN
+        self.rule = rule
+        self.header_text = header and rule.header_text
+        self.regex: re.Pattern[str] | None = None
         if self.op == "matches" and isinstance(self.expected, Constant):
             try:
-                self._regex = re.compile(str(match.expected.raw))
+                self.regex = re.compile(str(match.expected.raw))
             except re.error as exc:
                 sink.add(match.expected.pos, f"invalid regex '{match.expected.raw}': {exc}")
         symbol = _SYMBOLS.get(self.op, self.op.replace("_", " "))
         self.text = f"{symbol} {_shown(match.expected.raw)}"
+        self.unmet = f"expected {self.text}"
 
     def failure(self, actual: Any, scope: Scope) -> str | None:
-        op = self.op
-        if op == "exists":
-            wanted = bool(self.expected.render(scope))
-            present = actual is not _ABSENT
-            return None if present == wanted else ("missing" if wanted else "present, expected absent")
-        if actual is _ABSENT:
+        rule = self.rule
+        if actual is _ABSENT and not rule.absent:
             return "missing"
         expected = self.expected.render(scope)
-        if self.header and op in ("eq", "ne", "in"):
+        if self.header_text:
             expected = _header_value(expected)
-        if op == "eq":
-            ok = actual == expected
-        elif op == "ne":
-            ok = actual != expected
-        elif op in ("gt", "ge", "lt", "le"):
-            left, right = _number(actual), _number(expected)
-            if left is None or (isinstance(actual, str) and not self.header):
-                return f"expected a number {self.text}"
-            if right is None:
-                return f"{self.text}: not a number"
-            ok = {"gt": left > right, "ge": left >= right, "lt": left < right, "le": left <= right}[op]
-        elif op == "in":
-            ok = actual in expected
-        elif op == "contains":
-            if isinstance(actual, str):
-                ok = str(expected) in actual
-            elif isinstance(actual, (list, dict)):
-                ok = expected in actual
-            else:
-                return f"expected a string, list or object that contains {_shown(expected)}"
-        elif op == "matches":
-            regex = self._regex or re.compile(str(expected))
-            ok = regex.search(actual if isinstance(actual, str) else json.dumps(actual)) is not None
-        elif op == "type":
-            ok = _JSON_TYPES[str(expected)](actual)
-        else:  # length, min_length, max_length
-            if not isinstance(actual, (str, list, dict)):
-                return f"expected {self.text}, got a value without a length"
-            size, limit = len(actual), int(expected)
-            ok = size == limit if op == "length" else (size >= limit if op == "min_length" else size <= limit)
-        return None if ok else f"expected {self.text}"
+        return rule.test(self, actual, expected)
 
 
-class TargetCheck:
+@dataclass(frozen=True)
+class Rule:
+    """What an operator does: ``test(check, actual, expected)`` is None or a short reason."""
+
+    test: Callable[[Operator, Any, Any], str | None]
+    absent: bool = False
+    """It judges an absent value itself (else an absent value is "missing")."""
+    header_text: bool = False
+    """On a header, the expected value compares as text."""
+
+
+def _verdict(ok: bool, check: Operator) -> str | None:
+    return None if ok else check.unmet
+
+
+def _exists(check: Operator, actual: Any, expected: Any) -> str | None:
+    wanted = bool(expected)
+    present = actual is not _ABSENT
+    return None if present == wanted else ("missing" if wanted else "present, expected absent")
+
+
+def _comparison(holds: Callable[[float, float], bool]) -> Callable[[Operator, Any, Any], str | None]:
+    def test(check: Operator, actual: Any, expected: Any) -> str | None:
+        left, right = _number(actual), _number(expected)
+        if left is None or (isinstance(actual, str) and not check.header):
+            return f"expected a number {check.text}"
+        if right is None:
+            return f"{check.text}: not a number"
+        return _verdict(holds(left, right), check)
+
+    return test
+
+
+def _contains(check: Operator, actual: Any, expected: Any) -> str | None:
+    if isinstance(actual, str):
+        return _verdict(str(expected) in actual, check)
+    if isinstance(actual, (list, dict)):
+        return _verdict(expected in actual, check)
+    return f"expected a string, list or object that contains {_shown(expected)}"
+
+
+def _matches(check: Operator, actual: Any, expected: Any) -> str | None:
+    regex = check.regex or re.compile(str(expected))
+    return _verdict(regex.search(actual if isinstance(actual, str) else json.dumps(actual)) is not None, check)
+
+
+def _length(holds: Callable[[int, int], bool]) -> Callable[[Operator, Any, Any], str | None]:
+    def test(check: Operator, actual: Any, expected: Any) -> str | None:
+        if not isinstance(actual, (str, list, dict)):
+            return f"expected {check.text}, got a value without a length"
+        return _verdict(holds(len(actual), int(expected)), check)
+
+    return test
+
+
+OPERATORS: dict[str, Rule] = {
+    "eq": Rule(lambda o, actual, expected: None if actual == expected else o.unmet, header_text=True),
+    "ne": Rule(lambda o, actual, expected: None if actual != expected else o.unmet, header_text=True),
+    "gt": Rule(_comparison(operator.gt)),
+    "ge": Rule(_comparison(operator.ge)),
+    "lt": Rule(_comparison(operator.lt)),
+    "le": Rule(_comparison(operator.le)),
+    "in": Rule(lambda o, actual, expected: None if actual in expected else o.unmet, header_text=True),
+    "contains": Rule(_contains),
+    "matches": Rule(_matches),
+    "exists": Rule(_exists, absent=True),
+    "type": Rule(lambda o, actual, expected: _verdict(_JSON_TYPES[str(expected)](actual), o)),
+    "length": Rule(_length(operator.eq)),
+    "min_length": Rule(_length(operator.ge)),
+    "max_length": Rule(_length(operator.le)),
+}
+"""Every expectation operator (the schema's ``operators``), by name."""
+_UNKNOWN = Rule(lambda o, actual, expected: f"unknown operator '{o.op}'")  # never run: the scenario does not load
+
+
+class ProbeCheck:
     """All operators on one JSONPath (``json``) or one header (``headers``)."""
 
     __slots__ = ("_path", "key", "kind", "label", "operators", "secrets")
 
     def __init__(
-        self, kind: str, target: Probe, templates: Templates, sink: ErrorSink, secrets: Secrets = NO_SECRETS
+        self, kind: str, probe: Probe, templates: Templates, sink: ErrorSink, secrets: Secrets = NO_SECRETS
     ) -> None:
         self.kind = kind
         self.secrets = secrets
-        self.key = target.key
+        self.key = probe.key
         self.label = self.key if kind == "json" else f"header {self.key}"  # how a failure names it
         self._path: JsonPath | None = None
         if kind == "json":
             try:
-                self._path = JsonPath(target.key)
+                self._path = JsonPath(probe.key)
             except JsonPathError as exc:
-                sink.add(target.pos, str(exc))
-        self.operators = [Operator(m, templates, sink, header=kind == "headers") for m in target.matches]
+                sink.add(probe.pos, str(exc))
+        self.operators = [Operator(m, templates, sink, header=kind == "headers") for m in probe.matches]
 
     def actual(self, response: ResponseView) -> Any:
         if self._path is None:
@@ -169,9 +223,9 @@ class TargetCheck:
             problems.append(f"{self.label}: {exc}")
             return
         multi = self._path is not None and self._path.multi
-        for operator in self.operators:
-            absent = multi and operator.op == "exists" and not actual
-            reason = operator.failure(_ABSENT if absent else actual, scope)
+        for check in self.operators:
+            absent = multi and check.rule.absent and not actual
+            reason = check.failure(_ABSENT if absent else actual, scope)
             if reason:
                 label = self.label
                 problems.append(f"{label}: {reason}")
@@ -200,7 +254,7 @@ class Checks:
         self.codes: frozenset[int] = frozenset()
         self.classes: frozenset[int] = frozenset()
         self.status_text = "status < 400"
-        self.targets: list[TargetCheck] = []
+        self.probes: list[ProbeCheck] = []
         self.contains: list[tuple[Renderer, str]] = []
         self.body_regex: re.Pattern[str] | None = None
         self.body_pattern = ""
@@ -213,8 +267,8 @@ class Checks:
             self.codes = frozenset(s for s in spec.status if isinstance(s, int))
             self.classes = frozenset(int(s[0]) for s in spec.status if isinstance(s, str))
             self.status_text = "expected " + ", ".join(str(s) for s in spec.status)
-        self.targets = [TargetCheck("json", t, templates, sink, secrets) for t in spec.json]
-        self.targets += [TargetCheck("headers", t, templates, sink, secrets) for t in spec.headers]
+        self.probes = [ProbeCheck("json", t, templates, sink, secrets) for t in spec.json]
+        self.probes += [ProbeCheck("headers", t, templates, sink, secrets) for t in spec.headers]
         self.contains = [(templates.compile(v.raw, v.pos, sink), str(v.raw)) for v in spec.body_contains]
         if spec.body_matches is not None:
             self.body_pattern = str(spec.body_matches.raw)
@@ -229,7 +283,7 @@ class Checks:
 
     def renderers(self) -> Renderer:
         """Every expected value, as one renderer (for the compiler's name checks)."""
-        parts = [op.expected for t in self.targets for op in t.operators] + [r for r, _ in self.contains]
+        parts = [op.expected for p in self.probes for op in p.operators] + [r for r, _ in self.contains]
         return Sequence_(parts)
 
     @staticmethod
@@ -247,8 +301,8 @@ class Checks:
                 problems.append(f"status {status}, {self.status_text}")
         elif status >= 400:
             problems.append(f"status {status}, {self.status_text}")
-        for target in self.targets:
-            target.check(response, scope, problems)
+        for probe in self.probes:
+            probe.check(response, scope, problems)
         if self.contains:
             text = response.text
             for renderer, shown in self.contains:

@@ -1,6 +1,6 @@
 """Load profiles: how many users to run at each moment of a test (pure functions of elapsed time).
 
-A profile answers :meth:`Profile.at` with a :class:`Target` (users, spawn rate,
+A profile answers :meth:`Profile.at` with a :class:`Tick` (users, spawn rate,
 and optionally which personas) or ``None`` when the test is over. The kinds:
 
 * ``stages`` — a list of (duration, users, spawn_rate, personas), one after the other;
@@ -23,8 +23,8 @@ from typing import Any
 
 
 @dataclass(frozen=True)
-class Target:
-    """What the runner should have now."""
+class Tick:
+    """What the runner should have now: the answer to Locust's ``LoadTestShape.tick()``."""
 
     users: int
     spawn_rate: float
@@ -66,7 +66,7 @@ class Profile:
             return float(p["period"] * p.get("cycles", 1))
         return float(p["ramp"] + p["hold"])  # soak
 
-    def at(self, t: float) -> Target | None:
+    def at(self, t: float) -> Tick | None:
         """The target ``t`` seconds into the test, or None once the profile is over."""
         if t < 0 or t >= self.duration():
             return None
@@ -77,30 +77,30 @@ class Profile:
             for stage in self.stages:
                 end += stage.duration
                 if t < end:
-                    return Target(stage.users, stage.spawn_rate, stage.personas)
+                    return Tick(stage.users, stage.spawn_rate, stage.personas)
             return None
         if self.kind == "ramp":
             users, up, hold = p["users"], p["up"], p.get("hold", 0)
             if t < up + hold:
-                return Target(users, rate or _per_second(users, up))
-            return Target(0, rate or _per_second(users, p.get("down", 0)))
+                return Tick(users, rate or _per_second(users, up))
+            return Tick(0, rate or _per_second(users, p.get("down", 0)))
         if self.kind == "step":
             users = min(p["start"] + p["add"] * int(t // p["every"]), p["max"])
-            return Target(users, rate or float(p["add"]))
+            return Tick(users, rate or float(p["add"]))
         if self.kind == "spike":
             cycle = p["baseline_time"] + p["peak_time"] + p["recovery"]
             within = t % cycle
             peak = p["baseline_time"] <= within < p["baseline_time"] + p["peak_time"]
-            return Target(p["peak"] if peak else p["baseline"], rate or float(max(p["peak"] - p["baseline"], 1)))
+            return Tick(p["peak"] if peak else p["baseline"], rate or float(max(p["peak"] - p["baseline"], 1)))
         if self.kind == "wave":
             low, high = p["min_users"], p["max_users"]
             phase = 2 * math.pi * t / p["period"]
             users = round(low + (high - low) * (1 - math.cos(phase)) / 2)
-            return Target(users, rate or _per_second(high - low, p["period"] / 4))
+            return Tick(users, rate or _per_second(high - low, p["period"] / 4))
         users = p["users"]  # soak
         if t < p["ramp"]:
-            return Target(users, rate or _per_second(users, p["ramp"]))
-        return Target(users, rate or float(users))
+            return Tick(users, rate or _per_second(users, p["ramp"]))
+        return Tick(users, rate or float(users))
 
 
 def _per_second(users: int, seconds: float) -> float:

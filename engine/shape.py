@@ -32,7 +32,7 @@ class PersonaDispatcher(UsersDispatcher):
 
     The users of every other class are stopped at the start of the dispatch (the
     runner, or each worker, stops them at once), then the named classes are
-    spawned up to the target at the spawn rate, by their weights. A dispatch
+    spawned up to the tick at the spawn rate, by their weights. A dispatch
     without ``user_classes`` is Locust's.
     """
 
@@ -99,18 +99,18 @@ class ScenarioShape(LoadTestShape):
         profile = self.selected()
         if profile is None:
             return None
-        target = profile.at(elapsed)
-        if target is None:
+        wanted = profile.at(elapsed)
+        if wanted is None:
             return None
         every = list(self.runner.environment.user_classes if self.runner else self.classes.values())
-        if target.personas is not None:
+        if wanted.personas is not None:
             # Only classes the runner has: a persona left out by --tags is not started (none at all if all are).
-            named = [cls for name in target.personas if (cls := self.classes.get(name)) in every]
-            return target.users, target.spawn_rate, named
+            named = [cls for name in wanted.personas if (cls := self.classes.get(name)) in every]
+            return wanted.users, wanted.spawn_rate, named
         if any(stage.personas is not None for stage in profile.stages):
             # Without classes Locust keeps spawning the previous tick's: after a stage with personas, all again.
-            return target.users, target.spawn_rate, every
-        return target.users, target.spawn_rate
+            return wanted.users, wanted.spawn_rate, every
+        return wanted.users, wanted.spawn_rate
 
 
 def shape_class(profiles: tuple[Profile, ...], default: str | None, classes: dict[str, type], module: str) -> type:

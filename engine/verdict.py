@@ -26,6 +26,8 @@ from locust.runners import MasterRunner, WorkerRunner
 from locust.stats import RequestStats, StatsEntry, calculate_response_time_percentile
 
 from engine.compiler import Program
+from engine.metrics import METRICS
+from engine.metrics import unit as metric_unit
 from engine.model import Threshold
 
 log = logging.getLogger("engine.verdict")
@@ -33,8 +35,6 @@ EXIT_THRESHOLDS_FAILED = 4
 EXIT_NOT_RUN = 2
 REFUSAL = "engine_refusal"
 """The environment attribute that holds why the run did not take place (see :func:`refuse`)."""
-PERCENTILES = {"p50": 0.5, "p90": 0.9, "p95": 0.95, "p99": 0.99}
-TIME_METRICS = frozenset({*PERCENTILES, "avg", "max", "min"})
 
 
 @dataclass
@@ -81,21 +81,57 @@ def measure(threshold: Threshold, entry: StatsEntry | None, counters: dict[str, 
         return counters[metric]
     if entry is None or entry.num_requests == 0:
         return None
-    if metric in PERCENTILES:
-        return float(entry.get_response_time_percentile(PERCENTILES[metric]))
-    if metric == "avg":
-        return float(entry.avg_response_time)
-    if metric == "max":
-        return float(entry.max_response_time)
-    if metric == "min":
-        return float(entry.min_response_time or 0)
-    if metric == "error_rate":
-        return float(entry.fail_ratio)
-    if metric == "rps":
-        return float(entry.total_rps)
-    if metric == "requests":
-        return float(entry.num_requests)
-    return float(entry.num_failures)  # failures
+    return METRICS[metric].read(EntrySample(entry))
+
+
+class EntrySample:
+    """A Locust stats entry as a :class:`~engine.metrics.Sample` (the whole run, a request or a journey)."""
+
+    def __init__(self, entry: StatsEntry) -> None:
+        self.entry = entry
+        self.requests: int = entry.num_requests
+        self.failures: int = entry.num_failures
+
+    def percentile(self, fraction: float) -> float:
+        return float(self.entry.get_response_time_percentile(fraction))
+
+    def avg(self) -> float:
+        return float(self.entry.avg_response_time)
+
+    def max(self) -> float:
+        return float(self.entry.max_response_time)
+
+    def min(self) -> float:
+        return float(self.entry.min_response_time or 0)
+
+    def rps(self) -> float:
+        return float(self.entry.total_rps)
+
+
+@dataclass
+class WindowSample:
+    """What happened between two snapshots of a stats entry, as a :class:`~engine.metrics.Sample`."""
+
+    times: dict[int, int]
+    requests: int
+    failures: int
+    total_time: float
+    seconds: float
+
+    def percentile(self, fraction: float) -> float:
+        return float(calculate_response_time_percentile(self.times, self.requests, fraction))
+
+    def avg(self) -> float:
+        return self.total_time / self.requests
+
+    def max(self) -> float | None:
+        return float(max(self.times)) if self.times else None
+
+    def min(self) -> float | None:
+        return float(min(self.times)) if self.times else None
+
+    def rps(self) -> float:
+        return self.requests / self.seconds
 
 
 class Window:
@@ -103,43 +139,30 @@ class Window:
 
     def __init__(self, threshold: Threshold) -> None:
         self.threshold = threshold
+        self.metric = METRICS[threshold.metric]  # a counter has no window (refused at load)
         self.snapshots: deque[tuple[float, dict[int, int], int, int, float]] = deque()
         self.worst: float | None = None
         self.failed = False
 
     def value(self, entry: StatsEntry | None, now: float) -> float | None:
         """Snapshot ``entry`` and measure the metric over the window (None until the window is full)."""
-        assert self.threshold.window is not None
+        window = self.threshold.window
+        assert window is not None
         if entry is None:
             return None
         snapshot = (now, dict(entry.response_times), entry.num_requests, entry.num_failures, entry.total_response_time)
         self.snapshots.append(snapshot)
-        while len(self.snapshots) > 1 and now - self.snapshots[1][0] >= self.threshold.window:
+        while len(self.snapshots) > 1 and now - self.snapshots[1][0] >= window:
             self.snapshots.popleft()
         start = self.snapshots[0]
-        if now - start[0] < self.threshold.window:
+        if now - start[0] < window:
             return None
         requests = entry.num_requests - start[2]
         if requests <= 0:
             return None
-        failures = entry.num_failures - start[3]
         times = {k: v - start[1].get(k, 0) for k, v in entry.response_times.items() if v - start[1].get(k, 0) > 0}
-        metric = self.threshold.metric
-        if metric in PERCENTILES:
-            return float(calculate_response_time_percentile(times, requests, PERCENTILES[metric]))
-        if metric == "avg":
-            return (entry.total_response_time - start[4]) / requests
-        if metric == "max":
-            return float(max(times)) if times else None
-        if metric == "min":
-            return float(min(times)) if times else None
-        if metric == "error_rate":
-            return failures / requests
-        if metric == "rps":
-            return requests / self.threshold.window
-        if metric == "requests":
-            return float(requests)
-        return float(failures)
+        failures = entry.num_failures - start[3]
+        return self.metric.read(WindowSample(times, requests, failures, entry.total_response_time - start[4], window))
 
 
 class Verdict:
@@ -277,9 +300,7 @@ def _worse(window: Window, value: float) -> bool:
 
 
 def unit(threshold: Threshold) -> str:
-    if threshold.metric in TIME_METRICS:
-        return "ms"
-    return "ratio" if threshold.metric == "error_rate" else ""
+    return metric_unit(threshold.metric)
 
 
 def _number(value: float) -> str:
@@ -290,9 +311,10 @@ def show(threshold: Threshold, value: float | None) -> str:
     """A measured value in the threshold's terms: 123ms, 0.50%, 12.3."""
     if value is None:
         return "no data"
-    if threshold.metric in TIME_METRICS:
+    kind = metric_unit(threshold.metric)
+    if kind == "ms":
         return f"{value:.0f}ms"
-    if threshold.metric == "error_rate":
+    if kind == "ratio":
         return f"{value * 100:.2f}%"
     return _number(value)
 

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from engine.load import compile_file
-from engine.profiles import Profile, Stage, Target
+from engine.profiles import Profile, Stage, Tick
 
 
 def users(profile: Profile, times: list[float]) -> list[int | None]:
@@ -33,7 +33,7 @@ def test_outside_the_profile_there_is_no_target() -> None:
     profile = Profile("smoke", "stages", {}, (Stage(2.0, 1, 1.0),))
     for t in (-1000.0, -1.0, -0.001, 2.0, 2.001, 3.0, 1e9):
         assert profile.at(t) is None, t
-    assert profile.at(0) == Target(1, 1.0, None)
+    assert profile.at(0) == Tick(1, 1.0, None)
 
 
 # -- stages -------------------------------------------------------------------------------------------------------
@@ -47,13 +47,13 @@ def test_stages_play_one_after_the_other() -> None:
         (Stage(2.0, 1, 1.0), Stage(3.0, 5, 2.5, ("Buyer",)), Stage(1.0, 0, 10.0), Stage(0.5, 2, 4.0, ("A", "B"))),
     )
     assert profile.duration() == 6.5
-    assert profile.at(0) == Target(1, 1.0, None)
-    assert profile.at(1.999) == Target(1, 1.0, None)
-    assert profile.at(2.0) == Target(5, 2.5, ("Buyer",))  # a boundary belongs to the next stage
-    assert profile.at(4.999) == Target(5, 2.5, ("Buyer",))
-    assert profile.at(5.0) == Target(0, 10.0, None)
-    assert profile.at(6.0) == Target(2, 4.0, ("A", "B"))
-    assert profile.at(6.499) == Target(2, 4.0, ("A", "B"))
+    assert profile.at(0) == Tick(1, 1.0, None)
+    assert profile.at(1.999) == Tick(1, 1.0, None)
+    assert profile.at(2.0) == Tick(5, 2.5, ("Buyer",))  # a boundary belongs to the next stage
+    assert profile.at(4.999) == Tick(5, 2.5, ("Buyer",))
+    assert profile.at(5.0) == Tick(0, 10.0, None)
+    assert profile.at(6.0) == Tick(2, 4.0, ("A", "B"))
+    assert profile.at(6.499) == Tick(2, 4.0, ("A", "B"))
     assert profile.at(6.5) is None
     times = grid(7, 0.5)
     assert users(profile, times) == [1, 1, 1, 1, 5, 5, 5, 5, 5, 5, 0, 0, 2, None, None]
@@ -62,7 +62,7 @@ def test_stages_play_one_after_the_other() -> None:
 def test_a_zero_length_stage_is_skipped() -> None:
     profile = Profile("s", "stages", {}, (Stage(0.0, 9, 9.0), Stage(1.0, 3, 3.0)))
     assert profile.duration() == 1.0
-    assert profile.at(0) == Target(3, 3.0, None)
+    assert profile.at(0) == Tick(3, 3.0, None)
 
 
 # -- ramp ---------------------------------------------------------------------------------------------------------
@@ -73,9 +73,9 @@ def test_ramp_up_hold_and_down_with_derived_spawn_rates() -> None:
     assert profile.duration() == 13.0
     # Up and hold: the target is the peak, reached in `up` (12 users / 4 s); down: 0, reached in `down`.
     for t in (0, 1, 3.99, 4, 9.99):
-        assert profile.at(t) == Target(12, 3.0), t
+        assert profile.at(t) == Tick(12, 3.0), t
     for t in (10, 11.5, 12.99):
-        assert profile.at(t) == Target(0, 4.0), t
+        assert profile.at(t) == Tick(0, 4.0), t
     assert profile.at(13) is None
     assert users(profile, grid(14, 1)) == [12] * 10 + [0] * 3 + [None, None]
 
@@ -83,21 +83,21 @@ def test_ramp_up_hold_and_down_with_derived_spawn_rates() -> None:
 def test_ramp_with_an_explicit_spawn_rate_and_without_hold_or_down() -> None:
     profile = Profile("r", "ramp", {"users": 10, "up": 5.0, "spawn_rate": 7})
     assert profile.duration() == 5.0
-    assert profile.at(0) == Target(10, 7)
-    assert profile.at(4.9) == Target(10, 7)
+    assert profile.at(0) == Tick(10, 7)
+    assert profile.at(4.9) == Tick(10, 7)
     assert profile.at(5) is None
 
 
 def test_derived_spawn_rates_take_the_declared_time() -> None:
     # 10 users over 30 s: one user every 3 s (the rate used to be floored at 1/s: 10 users after 10 s).
-    assert Profile("r", "ramp", {"users": 10, "up": 30.0}).at(15) == Target(10, 1 / 3)
+    assert Profile("r", "ramp", {"users": 10, "up": 30.0}).at(15) == Tick(10, 1 / 3)
     slow = Profile("r", "ramp", {"users": 2, "up": 10.0, "hold": 1.0, "down": 20.0})
-    assert slow.at(0) == Target(2, 0.2)
-    assert slow.at(11) == Target(0, 0.1)
-    assert Profile("s", "soak", {"users": 3, "ramp": 30.0, "hold": 1.0}).at(0) == Target(3, 0.1)
-    assert Profile("w", "wave", {"min_users": 0, "max_users": 2, "period": 40.0}).at(0) == Target(0, 0.2)
+    assert slow.at(0) == Tick(2, 0.2)
+    assert slow.at(11) == Tick(0, 0.1)
+    assert Profile("s", "soak", {"users": 3, "ramp": 30.0, "hold": 1.0}).at(0) == Tick(3, 0.1)
+    assert Profile("w", "wave", {"min_users": 0, "max_users": 2, "period": 40.0}).at(0) == Tick(0, 0.2)
     instant = Profile("r", "ramp", {"users": 6, "up": 0.0, "hold": 2.0})
-    assert instant.at(0) == Target(6, 6.0)  # no ramp time: everyone at once
+    assert instant.at(0) == Tick(6, 6.0)  # no ramp time: everyone at once
 
 
 # -- step ---------------------------------------------------------------------------------------------------------
@@ -108,7 +108,7 @@ def test_step_adds_users_up_to_max_then_holds_one_more_step() -> None:
     # 2, 5, 8, then capped at 10 for one step; ceil((10 - 2) / 3) = 3 steps after the first.
     assert profile.duration() == 40.0
     assert users(profile, [0, 9.99, 10, 19.99, 20, 29.99, 30, 39.99, 40, 50]) == [2, 2, 5, 5, 8, 8, 10, 10, None, None]
-    assert profile.at(0) == Target(2, 3.0)  # derived rate: the users added per step, per second
+    assert profile.at(0) == Tick(2, 3.0)  # derived rate: the users added per step, per second
     assert all(target is None or target.spawn_rate == 3.0 for target in map(profile.at, grid(45)))
 
 
@@ -116,7 +116,7 @@ def test_step_reaching_max_exactly_holds_it_for_one_step_then_ends() -> None:
     profile = Profile("s", "step", {"start": 0, "add": 5, "every": 2.0, "max": 10, "spawn_rate": 50})
     assert profile.duration() == 6.0
     assert users(profile, grid(7, 1)) == [0, 0, 5, 5, 10, 10, None, None]
-    assert profile.at(4) == Target(10, 50)
+    assert profile.at(4) == Tick(10, 50)
 
 
 def test_step_starting_at_max_lasts_one_step() -> None:
@@ -145,12 +145,12 @@ def test_spike_once_by_default_with_an_explicit_rate() -> None:
     params = {"baseline": 1, "peak": 4, "baseline_time": 1.0, "peak_time": 1.0, "recovery": 1.0, "spawn_rate": 0.5}
     profile = Profile("s", "spike", params)
     assert profile.duration() == 3.0
-    assert [profile.at(t) for t in (0, 1, 2, 3)] == [Target(1, 0.5), Target(4, 0.5), Target(1, 0.5), None]
+    assert [profile.at(t) for t in (0, 1, 2, 3)] == [Tick(1, 0.5), Tick(4, 0.5), Tick(1, 0.5), None]
 
 
 def test_a_spike_down_still_spawns_at_least_one_user_per_second() -> None:
     params = {"baseline": 5, "peak": 5, "baseline_time": 1.0, "peak_time": 1.0, "recovery": 1.0}
-    assert Profile("s", "spike", params).at(1) == Target(5, 1.0)
+    assert Profile("s", "spike", params).at(1) == Tick(5, 1.0)
 
 
 # -- wave ---------------------------------------------------------------------------------------------------------
@@ -161,7 +161,7 @@ def test_wave_between_min_and_max() -> None:
     assert profile.duration() == 40.0
     assert users(profile, [0, 5, 10, 15, 20, 25, 30, 35, 40]) == [2, 6, 10, 6, 2, 6, 10, 6, None]
     # derived rate: from min to max in a quarter period
-    assert profile.at(0) == Target(2, 8 / 5)
+    assert profile.at(0) == Tick(2, 8 / 5)
     for t in grid(39.9, 0.1):
         target = profile.at(t)
         assert target is not None and 2 <= target.users <= 10, t
@@ -172,7 +172,7 @@ def test_wave_between_min_and_max() -> None:
 def test_one_wave_ends_after_one_period() -> None:
     profile = Profile("w", "wave", {"min_users": 0, "max_users": 4, "period": 8.0, "cycles": 1, "spawn_rate": 9})
     assert users(profile, [0, 2, 4, 6, 7.99, 8]) == [0, 2, 4, 2, 0, None]
-    assert profile.at(4) == Target(4, 9)
+    assert profile.at(4) == Tick(4, 9)
 
 
 # -- soak ---------------------------------------------------------------------------------------------------------
@@ -181,15 +181,15 @@ def test_one_wave_ends_after_one_period() -> None:
 def test_soak_ramps_then_holds() -> None:
     profile = Profile("s", "soak", {"users": 120, "ramp": 60.0, "hold": 3600.0})
     assert profile.duration() == 3660.0
-    assert profile.at(0) == Target(120, 2.0)  # 120 users in 60 s
-    assert profile.at(59.99) == Target(120, 2.0)
+    assert profile.at(0) == Tick(120, 2.0)  # 120 users in 60 s
+    assert profile.at(59.99) == Tick(120, 2.0)
     assert profile.at(60) is not None and profile.at(60).users == 120  # type: ignore[union-attr]
     assert users(profile, [0, 600, 1800, 3659.99, 3660]) == [120, 120, 120, 120, None]
 
 
 def test_soak_with_an_explicit_rate() -> None:
     profile = Profile("s", "soak", {"users": 3, "ramp": 1.0, "hold": 2.0, "spawn_rate": 0.5})
-    assert [profile.at(t) for t in (0, 1, 2.9, 3)] == [Target(3, 0.5), Target(3, 0.5), Target(3, 0.5), None]
+    assert [profile.at(t) for t in (0, 1, 2.9, 3)] == [Tick(3, 0.5), Tick(3, 0.5), Tick(3, 0.5), None]
 
 
 # -- through the pipeline -----------------------------------------------------------------------------------------
@@ -259,19 +259,19 @@ def test_pipeline_stages_parse_durations_rates_and_personas(profiles: dict[str, 
     )
     assert smoke.duration() == 64.0
     assert users(smoke, [0, 1.99, 2, 3.49, 3.5, 3.99, 4, 63.99, 64]) == [1, 1, 3, 3, 0, 0, 4, 4, None]
-    assert smoke.at(2) == Target(3, 0.5, ("Buyer",))
-    assert smoke.at(10) == Target(4, 4.0, ("Buyer", "Browser"))
+    assert smoke.at(2) == Tick(3, 0.5, ("Buyer",))
+    assert smoke.at(10) == Tick(4, 4.0, ("Buyer", "Browser"))
 
 
 def test_pipeline_ramp(profiles: dict[str, Profile]) -> None:
     ramp = profiles["ramp"]
     assert ramp.duration() == 67.5
-    assert ramp.at(0) == Target(10, 2.0)
-    assert ramp.at(64.99) == Target(10, 2.0)
-    assert ramp.at(65) == Target(0, 4.0)  # 10 users in 2.5 s
+    assert ramp.at(0) == Tick(10, 2.0)
+    assert ramp.at(64.99) == Tick(10, 2.0)
+    assert ramp.at(65) == Tick(0, 4.0)  # 10 users in 2.5 s
     assert ramp.at(67.5) is None
     fast = profiles["ramp_fast"]
-    assert (fast.duration(), fast.at(0), fast.at(10)) == (10.0, Target(10, 3), None)
+    assert (fast.duration(), fast.at(0), fast.at(10)) == (10.0, Tick(10, 3), None)
 
 
 def test_pipeline_step_starts_with_add_by_default(profiles: dict[str, Profile]) -> None:
@@ -279,18 +279,18 @@ def test_pipeline_step_starts_with_add_by_default(profiles: dict[str, Profile]) 
     assert step.params["start"] == 5
     assert step.duration() == 120.0  # 5, 10, 15, 20: three steps up, then the 20 held for one step
     assert users(step, [0, 29.9, 30, 60, 90, 119.9, 120]) == [5, 5, 10, 15, 20, 20, None]
-    assert step.at(0) == Target(5, 5.0)
+    assert step.at(0) == Tick(5, 5.0)
     zero = profiles["step_from_zero"]
     assert zero.duration() == 180.0
     assert users(zero, [0, 60, 120, 179, 180]) == [0, 5, 10, 10, None]
-    assert zero.at(60) == Target(5, 1)
+    assert zero.at(60) == Tick(5, 1)
 
 
 def test_pipeline_spike_defaults_a_minute_of_baseline_and_recovery(profiles: dict[str, Profile]) -> None:
     spike = profiles["spike"]
     assert spike.duration() == 130.0
     assert users(spike, [0, 59.9, 60, 69.9, 70, 129.9, 130]) == [5, 5, 50, 50, 5, 5, None]
-    assert spike.at(60) == Target(50, 45.0)
+    assert spike.at(60) == Tick(50, 45.0)
     spikes = profiles["spikes"]
     assert spikes.duration() == 18.0
     assert users(spikes, grid(18.5, 1)) == [5, 50, 50, 5, 5, 5] * 3 + [None]
@@ -301,7 +301,7 @@ def test_pipeline_wave(profiles: dict[str, Profile]) -> None:
     assert wave.duration() == 360.0
     assert users(wave, [0, 60, 120, 180, 240, 300, 359.9, 360]) == [10, 30, 10, 30, 10, 30, 10, None]
     assert users(wave, [30, 90]) == [20, 20]
-    assert wave.at(0) == Target(10, 20 / 30)  # 20 users over a 30 s quarter period
+    assert wave.at(0) == Tick(10, 20 / 30)  # 20 users over a 30 s quarter period
     once = profiles["wave_once"]  # cycles: 1 by default
     assert once.duration() == 4.0
     assert users(once, [0, 1, 2, 3, 4]) == [1, 2, 3, 2, None]
@@ -310,11 +310,11 @@ def test_pipeline_wave(profiles: dict[str, Profile]) -> None:
 def test_pipeline_soak_ramps_a_minute_by_default(profiles: dict[str, Profile]) -> None:
     soak = profiles["soak"]
     assert soak.duration() == 60.0 + 7200.0
-    assert soak.at(0) == Target(30, 0.5)  # 30 users in the default minute
+    assert soak.at(0) == Tick(30, 0.5)  # 30 users in the default minute
     assert soak.at(7259) is not None and soak.at(7260) is None
     fast = profiles["soak_fast"]
     assert fast.duration() == 3610.0
-    assert fast.at(0) == Target(30, 5) and fast.at(3000) == Target(30, 5)
+    assert fast.at(0) == Tick(30, 5) and fast.at(3000) == Tick(30, 5)
 
 
 def test_a_scenario_without_load_has_no_profiles(tmp_path: Path) -> None:
@@ -419,6 +419,7 @@ def test_shape_without_a_profile_follows_users_spawn_rate_and_run_time(tmp_path:
     assert shape_at(plan, "step_from_zero")(60) == (5, 1)
 
 
+@pytest.mark.slow
 def test_a_real_ramp_is_about_half_way_at_mid_ramp(target: Any, write_scenario: Callable[..., Path]) -> None:
     """4 users over 8 s on a real local runner: about 2 users at 4 s (the 1/s floor gave all 4 by then)."""
     import gevent
@@ -504,6 +505,7 @@ def wait_until(check: Callable[[], bool], seconds: float = 30.0) -> bool:
     return check()
 
 
+@pytest.mark.slow
 def test_a_stage_with_personas_stops_the_other_personas_and_starts_its_own(
     target: Any, write_scenario: Callable[..., Path]
 ) -> None:
@@ -549,6 +551,7 @@ def test_a_stage_with_personas_stops_the_other_personas_and_starts_its_own(
         runner.quit()
 
 
+@pytest.mark.slow
 def test_the_persona_dispatcher_switches_classes_on_every_worker(write_scenario: Callable[..., Path]) -> None:
     """What a master sends its workers: each worker's counts per class (Locust's real dispatcher, two nodes)."""
     from locust.dispatch import UsersDispatcher
