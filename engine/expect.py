@@ -80,6 +80,8 @@ class Operator:
     """
 
     __slots__ = ("expected", "header", "header_text", "op", "regex", "rule", "text", "unmet")
+    text: str
+    unmet: str
 
     def __init__(self, match: Match, templates: Templates, sink: ErrorSink, header: bool = False) -> None:
         self.op = match.op
