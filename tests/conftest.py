@@ -3,6 +3,11 @@
 Nothing here is mocked: scenarios are loaded through the whole pipeline, users
 are the generated Locust classes, requests go over TCP to ``tests/target.py``
 and outcomes are read from Locust's own statistics.
+
+Tests that start a process (``locust``, ``validate``, the target on its own) or
+let a runner spawn users for a while are marked ``slow``: ``pytest -m "not slow"``
+is the quick inner loop. A test using ``target_url`` is marked by itself, and a
+test not marked that starts a process or a timed run fails, naming the mark.
 """
 
 from __future__ import annotations
@@ -30,6 +35,31 @@ from target import Target
 
 ROOT = Path(__file__).resolve().parent.parent
 _modules = itertools.count()
+
+
+SLOW = "slow"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test with the target in a process of its own runs real ``locust`` processes: slow."""
+    for item in items:
+        if "target_url" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.slow)
+
+
+def _slow_only(what: str) -> Callable[..., Any]:
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        pytest.fail(f"this test {what}: mark it @pytest.mark.slow (see tests/conftest.py)")
+
+    return refuse
+
+
+@pytest.fixture(autouse=True)
+def quick_tests_stay_in_process(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A test not marked slow starts no process and no timed run: ``-m "not slow"`` stays quick."""
+    if request.node.get_closest_marker(SLOW) is None:
+        monkeypatch.setattr(subprocess.Popen, "__init__", _slow_only("starts a process"))
+        monkeypatch.setattr(Harness, "run", _slow_only("lets a runner spawn users for a while"))
 
 
 @pytest.fixture(scope="session")

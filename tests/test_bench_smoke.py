@@ -12,10 +12,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 NUMBER = r"[0-9]+(?:\.[0-9]+)?"
 
 
+@pytest.mark.slow
 def test_bench_smoke_run_prints_every_figure() -> None:
     done = subprocess.run(
         [sys.executable, str(ROOT / "bench" / "compare.py"), "--smoke"],

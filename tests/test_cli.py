@@ -184,6 +184,7 @@ def test_invalid_scenario_stops_before_any_user(target_url: str, tmp_path: Path)
     assert result.stdout == ""
 
 
+@pytest.mark.slow
 def test_missing_scenario_option(tmp_path: Path) -> None:
     result = locust(["--headless", "-u", "1", "-t", "1s"], cwd=tmp_path)
     assert result.returncode == 2
@@ -194,6 +195,7 @@ def run_engine(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "engine", *args], cwd=cwd, capture_output=True, text=True, timeout=60)
 
 
+@pytest.mark.slow
 def test_validate_command(scenario: Path, tmp_path: Path) -> None:
     ok = run_engine("validate", str(scenario), cwd=ROOT)
     assert ok.returncode == 0
@@ -208,6 +210,7 @@ def test_validate_command(scenario: Path, tmp_path: Path) -> None:
     assert result.stderr.startswith(f"{bad}:5:14: undefined variable 'nope'")
 
 
+@pytest.mark.slow
 def test_validate_checks_a_fragment_only_file_as_a_library(tmp_path: Path) -> None:
     lib = tmp_path / "lib.yaml"
     lib.write_text(
@@ -234,6 +237,7 @@ def test_validate_checks_a_fragment_only_file_as_a_library(tmp_path: Path) -> No
     assert "a scenario needs users: or journeys:" in run_engine("validate", str(lib), cwd=ROOT).stderr
 
 
+@pytest.mark.slow
 def test_validate_passes_on_every_yaml_file_of_scenarios_and_examples() -> None:
     files = sorted(
         str(p.relative_to(ROOT)) for folder in ("scenarios", "examples") for p in (ROOT / folder).rglob("*.y*ml")
@@ -246,6 +250,7 @@ def test_validate_passes_on_every_yaml_file_of_scenarios_and_examples() -> None:
     )
 
 
+@pytest.mark.slow
 def test_validate_usage_errors() -> None:
     assert run_engine("validate", cwd=ROOT).returncode == 2
     assert run_engine(cwd=ROOT).returncode == 2

@@ -203,6 +203,7 @@ def test_a_response_cut_short_fails_alike(harness, odd_server) -> None:
     assert seen[1] == seen[0]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("client", CLIENTS)
 def test_timeout_is_a_deadline_for_the_whole_request(harness, odd_server, client) -> None:
     """A response that keeps coming, a byte every 100 ms, fails at its timeout, from connect to last byte.
@@ -245,6 +246,7 @@ def test_timeout_is_a_deadline_for_the_whole_request(harness, odd_server, client
     assert elapsed < 9  # two deadlines of 2 s, not two dribbles of 6 s (a bound that holds under load)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("client", CLIENTS)
 def test_a_deadline_ends_with_its_request(harness, odd_server, client) -> None:
     """A request that answered in time leaves no timer behind to interrupt what the user does next."""
@@ -256,6 +258,7 @@ def test_a_deadline_ends_with_its_request(harness, odd_server, client) -> None:
     assert counts(h) == {("GET", "/ok"): (4, 0)}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("client", CLIENTS)
 def test_each_request_gets_its_whole_timeout(harness, odd_server, client) -> None:
     """Two requests of 1.2 s under a timeout of 2 s both pass: the second is not left the 0.8 s the first left."""

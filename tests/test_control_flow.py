@@ -1083,6 +1083,7 @@ def test_fragment_errors_at_load_time(tmp_path):
 # -- everything together, spawned by Locust's runner ---------------------------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("client", CLIENTS)
 def test_spawned_run_mixing_if_loop_choose_poll_and_use(harness, client):
     h = harness(

@@ -255,6 +255,7 @@ users:
 # stop_user in a real spawned run
 
 
+@pytest.mark.slow
 def test_stop_user_stops_spawned_users_cleanly(harness, target, caplog):
     bucket = uuid.uuid4().hex
     h = harness(

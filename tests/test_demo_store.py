@@ -445,6 +445,7 @@ def test_order_status_advances_with_time(client: Client) -> None:
     assert listed[0]["status"] == "DELIVERED"
 
 
+@pytest.mark.slow
 def test_many_concurrent_shoppers_get_no_errors(store: DemoStore) -> None:
     """200 shoppers at once (own connections): register, log in, add to cart, check out."""
     results: Counter[int] = Counter()
@@ -1162,6 +1163,7 @@ class Process:
         return code
 
 
+@pytest.mark.slow
 def test_cli_serves_and_stops_on_sigterm_and_sigint(tmp_path: Path) -> None:
     server = Process(env={"TMPDIR": str(tmp_path)})
     try:
@@ -1177,6 +1179,7 @@ def test_cli_serves_and_stops_on_sigterm_and_sigint(tmp_path: Path) -> None:
         assert server.stop(signal.SIGINT) == 0
 
 
+@pytest.mark.slow
 def test_cli_db_keeps_state_across_restarts(tmp_path: Path) -> None:
     db_file = tmp_path / "store.db"
     server = Process("--db", str(db_file))

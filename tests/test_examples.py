@@ -37,6 +37,7 @@ def run_every_journey(harness: Harness, name: str) -> None:
     user.on_stop()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", EXAMPLES, ids=[p.name for p in EXAMPLES])
 def test_example_runs_without_failures(store: DemoStore, path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("SHOP_URL", *STORE_URL_VARS.get(path.name, ())):

@@ -58,6 +58,7 @@ def assert_no_traceback(caplog: pytest.LogCaptureFixture, capfd: pytest.CaptureF
     assert "Traceback" not in out + err
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("client", CLIENTS)
 @pytest.mark.parametrize("fault", list(FAILS))
 def test_a_fault_fails_its_step_and_ends_the_journey(harness, faults, caplog, capfd, client, fault) -> None:
@@ -92,6 +93,7 @@ def test_a_close_delimited_body_is_read_in_full(harness, faults, caplog, capfd, 
     assert_no_traceback(caplog, capfd)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("client", CLIENTS)
 def test_a_10_mb_json_is_read_in_bounded_time_and_memory(harness, faults, caplog, capfd, client) -> None:
     caplog.set_level(logging.INFO)
@@ -167,6 +169,7 @@ def every_fault(refused_url: str) -> str:
     return "version: 1\nname: faults\ndefaults: {timeout: 5s}\nusers:\n" + "".join(users)
 
 
+@pytest.mark.slow
 def test_a_locust_run_over_every_fault_fails_with_exit_code_1(tmp_path: Path) -> None:
     """A real headless run, both clients (one user each) over every fault: no traceback, exit code 1."""
     server = subprocess.Popen(

@@ -427,6 +427,7 @@ def hub_of(count: int, policy: str = "stop_user", timeout: float = 5) -> FeederH
     )
 
 
+@pytest.mark.slow
 def test_unique_rows_are_served_by_the_master(cluster: Cluster, caplog: pytest.LogCaptureFixture) -> None:
     master_hub, workers_hubs = hub_of(30), [hub_of(30), hub_of(30)]
     cluster(master_hub, *workers_hubs)
@@ -452,6 +453,7 @@ def test_unique_rows_are_served_by_the_master(cluster: Cluster, caplog: pytest.L
     assert sent == []
 
 
+@pytest.mark.slow
 def test_unique_recycle_wraps_on_the_master(cluster: Cluster) -> None:
     master_hub, worker_hubs = hub_of(5, "recycle"), [hub_of(5, "recycle"), hub_of(5, "recycle")]
     cluster(master_hub, *worker_hubs)
@@ -462,6 +464,7 @@ def test_unique_recycle_wraps_on_the_master(cluster: Cluster) -> None:
     assert sorted(counts.values()) == [3, 3, 3, 3, 4]  # 16 takes over 5 rows: the master's cursor wrapped
 
 
+@pytest.mark.slow
 def test_a_new_test_restarts_the_masters_cursor(cluster: Cluster) -> None:
     master_hub, worker_hub = hub_of(2), hub_of(2)
     master, (worker,) = cluster(master_hub, worker_hub)
@@ -471,6 +474,7 @@ def test_a_new_test_restarts_the_masters_cursor(cluster: Cluster) -> None:
     assert drain(worker_hub, "accounts", 10) == [0, 1]
 
 
+@pytest.mark.slow
 def test_worker_without_answer_times_out(cluster: Cluster) -> None:
     worker_hub = hub_of(3, timeout=0.3)
     cluster(None, worker_hub)  # the master has no feeder hub: it never answers
@@ -482,6 +486,7 @@ def test_worker_without_answer_times_out(cluster: Cluster) -> None:
     assert worker_hub._pending == {}
 
 
+@pytest.mark.slow
 def test_worker_with_other_data_or_feeders_fails_clearly(cluster: Cluster) -> None:
     master_hub = FeederHub({"accounts": feeder(3, "unique"), "plain": feeder(3, "sequential", name="plain")})
     other_rows, unknown = (
@@ -502,6 +507,7 @@ def test_worker_with_other_data_or_feeders_fails_clearly(cluster: Cluster) -> No
         )
 
 
+@pytest.mark.slow
 def test_two_hubs_cannot_share_a_runner(cluster: Cluster) -> None:
     hub = hub_of(1)
     master, _ = cluster(hub)

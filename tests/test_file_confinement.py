@@ -100,6 +100,7 @@ def test_a_folder_the_scenario_allows_may_be_included(scenario: Path, tmp_path: 
     assert problems(scenario, HEAD + "files: {allow: [../shared]}\ninclude: [../shared/lib.yaml]\n" + JOURNEY) == []
 
 
+@pytest.mark.slow
 def test_the_command_line_may_allow_a_folder(scenario: Path, tmp_path: Path) -> None:
     (tmp_path / "shared").mkdir()
     (tmp_path / "shared" / "lib.yaml").write_text("version: 1\nvars: {a: 1}\n", encoding="utf-8")

@@ -66,6 +66,7 @@ def run_every_journey(harness: Harness, name: str) -> None:
     user.on_stop()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", FLAGSHIPS, ids=lambda p: p.name)
 def test_every_journey_of_every_user_passes(store: DemoStore, path: Path) -> None:
     harness = Harness(path, store.url)
@@ -100,6 +101,7 @@ def json_stats(stdout: str) -> list[dict[str, Any]]:
     return rows
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", FLAGSHIPS, ids=lambda p: p.name)
 def test_headless_run_has_no_failures(store_process: str, path: Path) -> None:
     command = [
@@ -113,6 +115,7 @@ def test_headless_run_has_no_failures(store_process: str, path: Path) -> None:
     assert sum(r["num_failures"] for r in rows) == 0
 
 
+@pytest.mark.slow
 def test_one_command_demo(tmp_path: Path) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "examples.demo", "--seconds", "3", "--users", "10"],

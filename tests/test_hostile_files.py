@@ -151,6 +151,7 @@ def test_a_number_as_a_request_name_and_a_threshold_on_an_unknown_request(tmp_pa
     ]
 
 
+@pytest.mark.slow
 def test_validate_on_a_hostile_file_exits_1_with_the_message(tmp_path: Path) -> None:
     path = tmp_path / "bomb.yaml"
     path.write_text(HEAD + billion_laughs(), encoding="utf-8")

@@ -495,6 +495,7 @@ def test_env_and_var_errors_are_command_line_errors(tmp_path, target):
     ]
 
 
+@pytest.mark.slow
 def test_validate_command_with_env_and_var(tmp_path, target):
     path = write(tmp_path, "envs.yaml", ENVIRONMENTS.format(url=target.url).replace("{{ bucket }}", "b"))
     ok = run_engine("validate", "--env", "local", "--var", "n=5", "--var", "label=x", str(path), cwd=ROOT)
@@ -600,6 +601,7 @@ def test_var_sets_the_client(tmp_path):
     assert compile_file(path)[1] != compile_file(path, Overrides(vars=("defaults.client=fast",)))[1]  # the digest
 
 
+@pytest.mark.slow
 def test_a_bad_var_for_a_default_is_a_command_line_error(tmp_path):
     path = write(tmp_path, "clients.yaml", CLIENT_SCENARIO)
     settable = "defaults.timeout, defaults.client, defaults.verify_tls, defaults.allow_redirects"

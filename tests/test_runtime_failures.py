@@ -100,6 +100,7 @@ def test_connection_refused_in_a_journey(harness, client):
     assert counts(h) == {("GET", "/health"): (2, 2), ("POST", "/cart"): (2, 2)}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("client", CLIENTS)
 def test_step_timeout(harness, client):
     h = harness(
@@ -141,6 +142,7 @@ def test_step_timeout(harness, client):
     assert 0.5 <= elapsed < 2.5
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("client", CLIENTS)
 def test_default_timeout_and_a_longer_step_timeout(harness, client):
     h = harness(
@@ -163,6 +165,7 @@ def test_default_timeout_and_a_longer_step_timeout(harness, client):
     assert counts(h) == {("GET", "/slow?ms=1000"): (1, 1), ("GET", "patient"): (1, 0), ("GET", "quick"): (1, 0)}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("client", CLIENTS)
 def test_longer_timeout_of_an_on_start_step(harness, client):
     h = harness(

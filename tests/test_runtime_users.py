@@ -302,6 +302,7 @@ def test_client_default_is_http_and_client_key_picks_the_class(harness, client):
     assert issubclass(h.classes["J"], HttpUser)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("client", CLIENTS)
 def test_spawned_run_of_two_journeys(harness, client):
     h = harness(

@@ -261,6 +261,7 @@ def test_no_output_of_a_locust_run_holds_a_secret(target_url, tmp_path, client):
             assert value not in text, f"{value} in {where}"
 
 
+@pytest.mark.slow
 def test_validate_masks_secrets_in_load_time_errors(tmp_path):
     (tmp_path / "load.yaml").write_text(
         "version: 1\n"
@@ -294,6 +295,7 @@ def test_the_secrets_example_is_documented() -> None:
     assert "### Secrets" in Path(ROOT / "README.md").read_text(encoding="utf-8")
 
 
+@pytest.mark.slow
 def test_an_included_file_declares_its_secrets_too(tmp_path) -> None:
     (tmp_path / "lib.yaml").write_text("version: 1\nsecrets: [password]\nvars: {password: pw-1234}\n", encoding="utf-8")
     (tmp_path / "main.yaml").write_text(

@@ -133,6 +133,7 @@ def soak(*args: str, timeout: float) -> subprocess.CompletedProcess[str]:
     return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=timeout, check=False)
 
 
+@pytest.mark.slow
 def test_a_short_real_soak_run_samples_and_judges() -> None:
     """The real command, briefly: too short for its figures to mean anything, so only the shape is checked."""
     done = soak("--users", "5", "--duration", "20s", "--interval", "2s", "--warmup", "6s", timeout=150)
@@ -150,6 +151,7 @@ def test_a_short_real_soak_run_samples_and_judges() -> None:
     assert re.search(rf"^soak verdict: {verdict}: ", output, re.MULTILINE), output
 
 
+@pytest.mark.slow
 def test_a_scenario_locust_cannot_load_is_a_run_problem(tmp_path: Path) -> None:
     broken = tmp_path / "broken.yaml"
     broken.write_text("users: [\n")
@@ -158,6 +160,7 @@ def test_a_scenario_locust_cannot_load_is_a_run_problem(tmp_path: Path) -> None:
     assert "soak: RUN PROBLEM: locust exited with code 2" in done.stdout, done.stdout
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("options", "message"),
     [

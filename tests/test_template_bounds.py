@@ -118,6 +118,7 @@ def test_the_limits_can_be_raised_and_lowered() -> None:
     assert len(str(render("{{ 'a' * 20000000 }}", Limits(template_size=20_000_000)))) == 20_000_000
 
 
+@pytest.mark.slow
 def test_validate_does_not_fold_a_huge_constant(tmp_path: Path) -> None:
     """Jinja folds constant expressions when it compiles: 'ab' * 10**9 took validate to 6 GB."""
     path = tmp_path / "s.yaml"
@@ -176,6 +177,7 @@ def _runaway_scenario(tmp_path: Path) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_run_time_stops_a_run_whose_template_runs_away(tmp_path: Path) -> None:
     process = _locust(_runaway_scenario(tmp_path), "-t", "3s")
     try:
@@ -186,6 +188,7 @@ def test_run_time_stops_a_run_whose_template_runs_away(tmp_path: Path) -> None:
     assert "Traceback" not in out
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not hasattr(signal, "SIGTERM"), reason="no SIGTERM")
 def test_sigterm_stops_a_run_whose_template_runs_away(tmp_path: Path) -> None:
     process = _locust(_runaway_scenario(tmp_path))
