@@ -1,31 +1,65 @@
-"""Command line: ``python -m engine validate FILE...``."""
+"""The command line: ``locust-scenario`` (or ``python -m engine``) and its subcommands.
+
+``run`` hands the scenario and every other option to Locust with the generic
+locustfile shipped in the package; ``validate`` checks files without running
+them. Nothing here imports Locust, so ``validate`` never does.
+"""
 
 from __future__ import annotations
 
 import argparse
+import os
+import platform
 import sys
+import textwrap
 from collections.abc import Sequence
+from importlib import metadata
 from typing import TextIO
 
 from engine.compose import Overrides
-from engine.load import check
+from engine.errors import ScenarioErrors
+from engine.load import check, compile_file
+from engine.locustfiles import LOCUSTFILE
+from engine.options import OPTIONS
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
+PROG = "locust-scenario"
 
 DESCRIPTION = """\
 Declarative YAML scenarios for Locust.
 
-Run a scenario with Locust itself (every Locust option works):
-  locust -f locustfile.py --scenario scenarios/shop.yaml [--headless -u 10 -r 5 -t 1m]
-  (--scenario can also come from LOCUST_SCENARIO, locust.conf or --config)
+  locust-scenario run scenarios/shop.yaml [any locust option]   run it with Locust (web UI, or --headless ...)
+  locust-scenario validate scenarios/*.yaml                     check files, send nothing
+
+`locust-scenario run FILE` is `locust -f <the engine's locustfile> --scenario FILE`: every Locust
+option passes through (`locust --help` lists them); `locust-scenario run --help` lists the ones the
+engine adds.
 """
+
+
+def version() -> str:
+    """``locust-scenario 0.1.0 (locust 2.47.0, Python 3.11.7)``."""
+
+    def of(distribution: str) -> str:
+        try:
+            return metadata.version(distribution)
+        except metadata.PackageNotFoundError:
+            return "not installed"
+
+    return f"{PROG} {of('locust-scenarios')} (locust {of('locust')}, Python {platform.python_version()})"
 
 
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(
-        prog="python -m engine", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
+        prog=PROG, description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
     )
+    root.add_argument("--version", action="version", version=version())
     commands = root.add_subparsers(dest="command", metavar="COMMAND")
+    commands.add_parser(
+        "run",
+        help="run a scenario with Locust: run FILE [any locust option] (run --help: the engine's options)",
+        add_help=False,
+    )
     validate = commands.add_parser(
         "validate",
         help="check scenario files without running them",
@@ -48,16 +82,55 @@ def parser() -> argparse.ArgumentParser:
     return root
 
 
-def run(argv: Sequence[str], stdout: TextIO, stderr: TextIO) -> int:
-    """Run the command line; returns the exit code."""
-    args_parser = parser()
-    try:
-        args = args_parser.parse_args(list(argv))
-    except SystemExit as exc:
-        return int(exc.code or 0)
-    if args.command != "validate":
-        args_parser.print_help(stderr)
+def run_help(file: str | None, stdout: TextIO) -> int:
+    """``run --help``: the engine's options, one line each, and the profiles of FILE when one is given."""
+    lines = [
+        f"usage: {PROG} run FILE [locust options]",
+        "",
+        f"Runs `locust -f {LOCUSTFILE} --scenario FILE [locust options]`.",
+        "Every Locust option passes through: `locust --help` lists Locust's own.",
+        "",
+        "Options the engine adds to Locust (they work with `locust -f locustfile.py` too):",
+    ]
+    width = max(len(option.usage()) for option in OPTIONS) + 4
+    for option in OPTIONS:
+        text = textwrap.wrap(option.help, 100 - width)
+        lines.append(f"  {option.usage():<{width - 2}}{text[0]}")
+        lines += [" " * width + line for line in text[1:]]
+    if file is not None:
+        lines.append("")
+        try:
+            scenario = compile_file(file)[0].scenario
+        except ScenarioErrors as exc:
+            count = f"{len(exc.errors)} problem{'s' if len(exc.errors) != 1 else ''}"
+            lines.append(f"{file}: not valid ({count}: `{PROG} validate {file}` lists them)")
+        except OSError as exc:
+            lines.append(f"{file}: cannot be read ({exc.strerror})")
+        else:
+            names = [profile.name for profile in scenario.profiles]
+            default = f" (default: {scenario.default_profile})" if scenario.default_profile else ""
+            shown = ", ".join(names) if names else "none (Locust's -u, -r and -t decide the load)"
+            lines.append(f"Load profiles of {file} (--profile NAME){default}: {shown}")
+    stdout.write("\n".join(lines) + "\n")
+    return EXIT_OK
+
+
+def run_locust(args: Sequence[str], stdout: TextIO, stderr: TextIO) -> int:
+    """``run FILE [locust options]``: become Locust with the packaged locustfile (never returns, but for help)."""
+    file = args[0] if args and not args[0].startswith("-") else None
+    if "-h" in args or "--help" in args:
+        return run_help(file, stdout)
+    if file is None:
+        stderr.write(f"usage: {PROG} run FILE [locust options]: the scenario file comes first\n")
         return EXIT_USAGE
+    command = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--scenario", file, *args[1:]]
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(sys.executable, command)
+    return EXIT_USAGE  # not reached
+
+
+def validate(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     invalid = 0
     for file in args.files:
         overrides = Overrides(env=args.env, vars=tuple(args.var), allow=tuple(args.allow_path))
@@ -69,6 +142,22 @@ def run(argv: Sequence[str], stdout: TextIO, stderr: TextIO) -> int:
         elif not args.quiet:
             stdout.write(f"{file}: ok (library: {library})\n" if library else f"{file}: ok\n")
     return EXIT_INVALID if invalid else EXIT_OK
+
+
+def run(argv: Sequence[str], stdout: TextIO, stderr: TextIO) -> int:
+    """Run the command line; returns the exit code."""
+    argv = list(argv)
+    if argv[:1] == ["run"]:
+        return run_locust(argv[1:], stdout, stderr)
+    args_parser = parser()
+    try:
+        args = args_parser.parse_args(argv)
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    if args.command == "validate":
+        return validate(args, stdout, stderr)
+    args_parser.print_help(stderr)
+    return EXIT_USAGE
 
 
 def main() -> None:

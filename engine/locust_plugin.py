@@ -18,63 +18,24 @@ from typing import Any
 from locust import events
 from locust.argument_parser import get_empty_argument_parser
 
-from engine import diagnose, lifecycle, templates, verdict
+from engine import diagnose, lifecycle, shape, templates, verdict
 from engine.compose import Overrides
 from engine.errors import ScenarioErrors, did_you_mean
 from engine.load import Plan, load_plan
+from engine.options import OPTIONS
 
 EXIT_INVALID_SCENARIO = 2
 DIGEST_MESSAGE = "scenario_digest"
-SCENARIO_HELP = "YAML scenario to run (also LOCUST_SCENARIO, or scenario = FILE in locust.conf)."
 _registered = False
 log = logging.getLogger("engine")
 
 
 def add_arguments(parser: Any) -> None:
-    """Add the engine's options to a Locust argument parser."""
-    parser.add_argument(
-        "--scenario",
-        metavar="<file>",
-        env_var="LOCUST_SCENARIO",
-        include_in_web_ui=False,
-        help=SCENARIO_HELP,
-    )
-    parser.add_argument(
-        "--var",
-        metavar="<name=value>",
-        action="append",
-        default=[],
-        include_in_web_ui=False,
-        help="Replace a var of the scenario (repeatable): --var password=s3cret --var limit=20.",
-    )
-    parser.add_argument(
-        "--verdict-json",
-        metavar="<file>",
-        include_in_web_ui=False,
-        help="Write the thresholds' verdict (and counters) to this JSON file.",
-    )
-    parser.add_argument(
-        "--junit-xml",
-        metavar="<file>",
-        include_in_web_ui=False,
-        help="Write the thresholds' verdict as JUnit XML (one test case per threshold).",
-    )
-    parser.add_argument(
-        "--env",
-        metavar="<name>",
-        env_var="LOCUST_SCENARIO_ENV",
-        include_in_web_ui=False,
-        help="Apply one of the scenario's environments (its host, vars, services and defaults).",
-    )
-    parser.add_argument(
-        "--allow-path",
-        metavar="<dir>",
-        action="append",
-        default=[],
-        include_in_web_ui=False,
-        help="Let the scenario read includes, data and schema files from this folder too (repeatable); "
-        "by default only its own folder.",
-    )
+    """Add the engine's options (:data:`engine.options.OPTIONS`) to a Locust argument parser."""
+    for option in OPTIONS:
+        if not option.locust_own:
+            flags, kwargs = option.arguments()
+            parser.add_argument(*flags, **kwargs)
 
 
 def register() -> None:
@@ -142,6 +103,7 @@ def hook(plan: Plan, environment: Any, runner: Any, web_ui: Any = None) -> None:
         guard_profiles(plan, web_ui)
     if isinstance(runner, WorkerRunner):
         return
+    shape.report_progress(environment, runner)
 
     def quitting(environment: Any, **_: Any) -> None:
         if runner.state not in (STATE_INIT, STATE_STOPPED):

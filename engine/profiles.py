@@ -66,6 +66,35 @@ class Profile:
             return float(p["period"] * p.get("cycles", 1))
         return float(p["ramp"] + p["hold"])  # soak
 
+    def phase(self, t: float) -> str:
+        """Which part of the profile runs ``t`` seconds in, in words: ``ramp up``, ``stage 2 of 4``, ``peak 1 of 3``."""
+        p = self.params
+        if self.kind == "stages":
+            end, count = 0.0, len(self.stages)
+            for number, stage in enumerate(self.stages, 1):
+                end += stage.duration
+                if t < end:
+                    return f"stage {number} of {count}"
+            return f"stage {count} of {count}"
+        if self.kind == "ramp":
+            up, hold = p["up"], p.get("hold", 0)
+            return "ramp up" if t < up else "hold" if t < up + hold else "ramp down"
+        if self.kind == "step":
+            steps = math.ceil(max(p["max"] - p["start"], 0) / p["add"]) + 1
+            return f"step {min(int(t // p['every']) + 1, steps)} of {steps}"
+        if self.kind == "spike":
+            cycle = p["baseline_time"] + p["peak_time"] + p["recovery"]
+            repeat = p.get("repeat", 1)
+            number, within = min(int(t // cycle) + 1, repeat), t % cycle
+            part = (
+                "baseline" if within < p["baseline_time"] else "peak" if within < cycle - p["recovery"] else "recovery"
+            )
+            return f"{part} {number} of {repeat}" if repeat > 1 else part
+        if self.kind == "wave":
+            cycles = p.get("cycles", 1)
+            return f"cycle {min(int(t // p['period']) + 1, cycles)} of {cycles}"
+        return "ramp up" if t < p["ramp"] else "hold"  # soak
+
     def at(self, t: float) -> Tick | None:
         """The target ``t`` seconds into the test, or None once the profile is over."""
         if t < 0 or t >= self.duration():
@@ -101,6 +130,13 @@ class Profile:
         if t < p["ramp"]:
             return Tick(users, rate or _per_second(users, p["ramp"]))
         return Tick(users, rate or float(users))
+
+
+def clock(seconds: float) -> str:
+    """``01:20``, or ``1:02:03`` from an hour on."""
+    whole = int(seconds)
+    hours, minutes, rest = whole // 3600, whole % 3600 // 60, whole % 60
+    return f"{hours}:{minutes:02d}:{rest:02d}" if hours else f"{minutes:02d}:{rest:02d}"
 
 
 def _per_second(users: int, seconds: float) -> float:

@@ -12,6 +12,9 @@ others running (and at an unchanged user count it does nothing at all), so a
 shape with such stages brings :class:`PersonaDispatcher`, which first stops the
 users of the classes not named. The shape installs it on the runner's
 environment when Locust attaches the runner (local runner, or the master).
+
+In a headless run, :func:`report_progress` prints where the profile is beside
+Locust's periodic table.
 """
 
 from __future__ import annotations
@@ -19,12 +22,15 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import gevent
 from locust import LoadTestShape
 from locust.dispatch import UsersDispatcher
+from locust.stats import CONSOLE_STATS_INTERVAL_SEC
 
-from engine.profiles import Profile
+from engine.profiles import Profile, clock
 
 log = logging.getLogger("engine.shape")
+console = logging.getLogger("locust.stats_logger")  # Locust's periodic table goes there: plain lines
 
 
 class PersonaDispatcher(UsersDispatcher):
@@ -86,6 +92,19 @@ class ScenarioShape(LoadTestShape):
             log.error("unknown profile '%s' (profiles: %s): stopping", name, ", ".join(self.profiles))
         return profile
 
+    def progress(self) -> str | None:
+        """``profile load: ramp up, 01:20 of 10:30, 45/100 users`` (None without a profile)."""
+        name = (self.runner.environment.profile if self.runner else None) or self.default_profile
+        profile = self.profiles.get(name) if name else None
+        if profile is None:
+            return None
+        elapsed, total = self.get_run_time(), profile.duration()
+        wanted = profile.at(elapsed)
+        users = self.runner.user_count if self.runner else 0
+        shown = f"{clock(min(elapsed, total))} of {clock(total)}"
+        target = wanted.users if wanted is not None else 0
+        return f"profile {profile.name}: {profile.phase(min(elapsed, total))}, {shown}, {users}/{target} users"
+
     def tick(self) -> Any:
         elapsed = self.get_run_time()
         options = self.runner.environment.parsed_options if self.runner else None
@@ -111,6 +130,35 @@ class ScenarioShape(LoadTestShape):
             # Without classes Locust keeps spawning the previous tick's: after a stage with personas, all again.
             return wanted.users, wanted.spawn_rate, every
         return wanted.users, wanted.spawn_rate
+
+
+def report_progress(environment: Any, runner: Any) -> None:
+    """In a headless run with a profile, print where the profile is beside Locust's periodic statistics."""
+    options = environment.parsed_options
+    shape = environment.shape_class
+    if not isinstance(shape, ScenarioShape) or options is None:
+        return
+    if not getattr(options, "headless", False) or getattr(options, "only_summary", False):
+        return
+    printer: list[Any] = []
+
+    def print_progress() -> None:
+        while True:
+            line = shape.progress()
+            if line is not None:
+                console.info(line)
+            gevent.sleep(CONSOLE_STATS_INTERVAL_SEC)
+
+    def start(**_: Any) -> None:
+        if not printer:
+            printer.append(gevent.spawn(print_progress))
+
+    def stop(**_: Any) -> None:
+        while printer:
+            printer.pop().kill(block=False)
+
+    environment.events.test_start.add_listener(start)
+    environment.events.test_stop.add_listener(stop)
 
 
 def shape_class(profiles: tuple[Profile, ...], default: str | None, classes: dict[str, type], module: str) -> type:

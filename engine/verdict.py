@@ -45,6 +45,12 @@ class Result:
     measured: float | None
     passed: bool
     aborted: bool = False
+    no_data: str = "no data: nothing it measures ran"
+    """Why nothing was measured, in words (shown when ``measured`` is None)."""
+
+    def shown(self) -> str:
+        """``measured 123ms``, or why there is no measurement."""
+        return self.no_data if self.measured is None else f"measured {show(self.threshold, self.measured)}"
 
 
 def holds(threshold: Threshold, value: float | None) -> bool:
@@ -143,6 +149,15 @@ class Window:
         self.snapshots: deque[tuple[float, dict[int, int], int, int, float]] = deque()
         self.worst: float | None = None
         self.failed = False
+        self.filled = False
+        """Whether one whole window has passed (with or without requests)."""
+
+    def no_data(self) -> str:
+        """Why the window measured nothing, in words."""
+        seconds = f"{self.threshold.window:g}s"
+        if not self.filled:
+            return f"no data: the run ended before one full {seconds} window"
+        return f"no data: no request in any {seconds} window"
 
     def value(self, entry: StatsEntry | None, now: float) -> float | None:
         """Snapshot ``entry`` and measure the metric over the window (None until the window is full)."""
@@ -157,6 +172,7 @@ class Window:
         start = self.snapshots[0]
         if now - start[0] < window:
             return None
+        self.filled = True
         requests = entry.num_requests - start[2]
         if requests <= 0:
             return None
@@ -190,7 +206,8 @@ class Verdict:
             if window is not None:
                 # A window that never filled measured nothing: "no data", judged as for any threshold.
                 passed = not window.failed and (window.worst is not None or holds(threshold, None))
-                results.append(Result(threshold, window.worst, passed, window.failed and threshold.abort))
+                aborted = window.failed and threshold.abort
+                results.append(Result(threshold, window.worst, passed, aborted, window.no_data()))
                 continue
             value = measure(threshold, entry_for(threshold, stats, self.journeys), counters)
             results.append(Result(threshold, value, holds(threshold, value)))
@@ -265,6 +282,7 @@ class Verdict:
                     "journey": r.threshold.journey,
                     "window_s": r.threshold.window,
                     "measured": r.measured,
+                    "no_data": r.no_data if r.measured is None else None,
                     "passed": r.passed,
                     "aborted": r.aborted,
                 }
@@ -282,7 +300,7 @@ class Verdict:
             lines.append(f"Thresholds of scenario {self.program.scenario.name}:")
             for r in self.results:
                 status = "PASS" if r.passed else "ABORT" if r.aborted else "FAIL"
-                lines.append(f"  {status:<5} {r.threshold.text:<{width}}  measured {show(r.threshold, r.measured)}")
+                lines.append(f"  {status:<5} {r.threshold.text:<{width}}  {r.shown()}")
         if self.program.counters.totals:
             counters = ", ".join(f"{k}={_number(v)}" for k, v in sorted(self.program.counters.totals.items()))
             lines.append(f"Counters: {counters}")
@@ -339,8 +357,8 @@ def write_junit(path: Path, scenario: str, results: list[Result], refusal: str |
     for r in results:
         case = ElementTree.SubElement(suite, "testcase", classname=f"thresholds.{scenario}", name=r.threshold.text)
         if not r.passed:
-            failure = ElementTree.SubElement(case, "failure", message=f"measured {show(r.threshold, r.measured)}")
-            failure.text = f"{r.threshold.text}: measured {show(r.threshold, r.measured)}"
+            failure = ElementTree.SubElement(case, "failure", message=r.shown())
+            failure.text = f"{r.threshold.text}: {r.shown()}"
     path.parent.mkdir(parents=True, exist_ok=True)
     root = ElementTree.Element("testsuites")
     root.append(suite)

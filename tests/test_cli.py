@@ -6,13 +6,19 @@ run is headless, a few seconds long, and bounded by a timeout.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from engine import cli
+from engine.options import OPTIONS
 
 ROOT = Path(__file__).resolve().parent.parent
 LOCUSTFILE = str(ROOT / "locustfile.py")
@@ -356,3 +362,65 @@ def test_web_ui_runs_the_scenario(target_url: str, scenario: Path, tmp_path: Pat
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+# -- locust-scenario: the command installed with the package -------------------------------------------------------
+
+LOCUST_SCENARIO = str(Path(sys.executable).with_name("locust-scenario"))
+
+
+def test_version_and_help_in_process() -> None:
+    """``--version`` names the product, Locust and Python; ``run --help`` lists every option the engine adds."""
+    out, err = io.StringIO(), io.StringIO()
+    with pytest.raises(SystemExit) as exited, contextlib.redirect_stdout(out):
+        cli.parser().parse_args(["--version"])
+    assert exited.value.code == 0
+    assert re.fullmatch(r"locust-scenario \S+ \(locust 2\.\d+\.\d+, Python 3\.\d+\.\d+\)\n", out.getvalue())
+    shown = io.StringIO()
+    assert cli.run(["run", "--help"], shown, err) == 0
+    text = shown.getvalue()
+    assert "usage: locust-scenario run FILE [locust options]" in text
+    assert "`locust --help` lists Locust's own" in text
+    for option in OPTIONS:
+        assert re.search(rf"^  {re.escape(option.usage())} +\S", text, re.M), option.flags
+    assert "--profile <name>       Locust's own label for a test run; the engine also plays" in text
+
+
+def test_run_help_names_the_scenarios_profiles() -> None:
+    shown = io.StringIO()
+    assert cli.run(["run", str(ROOT / "scenarios/shop.yaml"), "--help"], shown, io.StringIO()) == 0
+    assert shown.getvalue().endswith("shop.yaml (--profile NAME): smoke, load, stress, spike, soak\n")
+    ramp = io.StringIO()
+    assert cli.run(["run", str(ROOT / "examples/profile_ramp.yaml"), "-h"], ramp, io.StringIO()) == 0
+    assert ramp.getvalue().endswith("profile_ramp.yaml (--profile NAME) (default: ramp): ramp\n")
+
+
+def test_run_without_a_file_is_a_usage_error() -> None:
+    err = io.StringIO()
+    assert cli.run(["run", "--headless"], io.StringIO(), err) == cli.EXIT_USAGE
+    assert "the scenario file comes first" in err.getvalue()
+
+
+@pytest.mark.slow
+def test_the_command_runs_a_scenario_from_any_folder(target_url: str, scenario: Path, tmp_path: Path) -> None:
+    """``locust-scenario run FILE [locust options]`` is Locust with the packaged locustfile: options pass through."""
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    verdict = elsewhere / "verdict.json"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LOCUST_")}
+    result = subprocess.run(
+        [LOCUST_SCENARIO, "run", str(scenario), *headless(target_url), "--verdict-json", str(verdict)],
+        cwd=elsewhere,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "Aggregated" in result.stderr + result.stdout
+    assert json.loads(verdict.read_text())["passed"] is True
+    versions = [
+        subprocess.run(command, capture_output=True, text=True, timeout=60).stdout
+        for command in ([LOCUST_SCENARIO, "--version"], [sys.executable, "-m", "engine", "--version"])
+    ]
+    assert versions[0] == versions[1] == cli.version() + "\n"

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from engine.load import compile_file
-from engine.profiles import Profile, Stage, Tick
+from engine.profiles import Profile, Stage, Tick, clock
 
 
 def users(profile: Profile, times: list[float]) -> list[int | None]:
@@ -645,3 +645,52 @@ def test_a_stage_naming_a_persona_left_out_by_tags_starts_none_of_it(write_scena
     assert tick(0) == (2, 2.0, [a])
     assert tick(3600) == (2, 2.0, [])  # B's stage: the A users stop, and no B starts (the class is not there)
     assert tick(7200) == (3, 3.0, [a])
+
+
+def test_each_profile_names_its_phase_in_words(profiles: dict[str, Profile]) -> None:
+    def phases(name: str, times: list[float]) -> list[str]:
+        return [profiles[name].phase(t) for t in times]
+
+    assert phases("smoke", [0, 1.99, 2, 3.5, 4.0, 100]) == [
+        "stage 1 of 4",
+        "stage 1 of 4",
+        "stage 2 of 4",
+        "stage 3 of 4",
+        "stage 4 of 4",
+        "stage 4 of 4",
+    ]
+    assert phases("ramp", [0, 4.9, 5, 64.9, 65, 67]) == ["ramp up", "ramp up", "hold", "hold", "ramp down", "ramp down"]
+    assert phases("step", [0, 29, 30, 90, 119, 500]) == [
+        "step 1 of 4",
+        "step 1 of 4",
+        "step 2 of 4",
+        "step 4 of 4",
+    ] * 1 + [
+        "step 4 of 4",
+        "step 4 of 4",
+    ]
+    assert phases("spike", [0, 60, 69, 70, 129]) == ["baseline", "peak", "peak", "recovery", "recovery"]
+    assert phases("spikes", [0, 1, 3, 6, 7, 17]) == [
+        "baseline 1 of 3",
+        "peak 1 of 3",
+        "recovery 1 of 3",
+        "baseline 2 of 3",
+        "peak 2 of 3",
+        "recovery 3 of 3",
+    ]
+    assert phases("wave", [0, 119, 120, 359]) == ["cycle 1 of 3", "cycle 1 of 3", "cycle 2 of 3", "cycle 3 of 3"]
+    assert phases("soak", [0, 59, 60, 7000]) == ["ramp up", "ramp up", "hold", "hold"]
+    assert [clock(s) for s in (0, 80.7, 630, 3723)] == ["00:00", "01:20", "10:30", "1:02:03"]
+
+
+def test_the_shape_reports_its_progress_on_a_fake_clock(plan: Any) -> None:
+    shape = plan.shape()
+    runner = FakeRunner(FakeEnvironment("ramp", list(plan.user_classes.values())))
+    runner.user_count = 4  # type: ignore[attr-defined]
+    shape.runner = runner
+    shape.get_run_time = lambda: 2.5
+    assert shape.progress() == "profile ramp: ramp up, 00:02 of 01:07, 4/10 users"
+    shape.get_run_time = lambda: 66.0
+    assert shape.progress() == "profile ramp: ramp down, 01:06 of 01:07, 4/0 users"
+    shape.get_run_time = lambda: 90.0  # past the end (a last line as the test stops)
+    assert shape.progress() == "profile ramp: ramp down, 01:07 of 01:07, 4/0 users"

@@ -42,3 +42,21 @@ def test_readme_scenario_compiles(tmp_path: Path) -> None:
         path = tmp_path / f"readme_{index}.yaml"
         path.write_text(block, encoding="utf-8")
         assert [str(e) for e in check_file(path)] == []
+
+
+def test_the_license_file_matches_the_metadata() -> None:
+    metadata = (ROOT / "setup.cfg").read_text(encoding="utf-8")
+    assert re.search(r"^license = MIT$", metadata, re.M) and re.search(r"^license_files = LICENSE$", metadata, re.M)
+    assert (ROOT / "LICENSE").read_text(encoding="utf-8").startswith("MIT License\n")
+
+
+def test_the_quick_start_is_two_make_commands_and_ci_runs_the_test_one() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    quick_start = readme.split("## Quick start", 1)[1].split("```bash\n", 1)[1].split("```", 1)[0]
+    assert [line.split("#")[0].strip() for line in quick_start.splitlines()] == ["make demo", "make test"]
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    assert re.search(r"^demo: \$\(INSTALLED\)\n\t\$\(BIN\)/python -m examples\.demo$", makefile, re.M)
+    assert re.search(r"^test: lint\n\t\$\(BIN\)/pytest$", makefile, re.M)
+    assert 'pip install --quiet -e ".[dev]"' in makefile  # the README's install command
+    ci = (ROOT / ".ci/run").read_text(encoding="utf-8").splitlines()
+    assert [line.split("#")[0].strip() for line in ci if line.startswith("make ")] == ["make install", "make test"]

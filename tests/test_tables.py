@@ -120,3 +120,16 @@ def test_a_counter_is_measured_before_the_table_and_nothing_is_no_data() -> None
     assert measure(threshold("orders"), stats.total, {"orders": 3}) == 3
     assert measure(threshold("p95"), stats.total, {}) is None  # no request: no data
     assert measure(threshold("p95"), None, {}) is None
+
+
+def test_a_window_without_data_says_why_in_words() -> None:
+    stats = RequestStats()
+    entry = stats.get("/items", "GET")
+    short = Window(threshold("p95", window=30))
+    assert short.value(entry, now=0.0) is None
+    assert short.value(entry, now=12.0) is None
+    assert short.no_data() == "no data: the run ended before one full 30s window"
+    idle = Window(threshold("p95", window=10))
+    assert idle.value(entry, now=0.0) is None
+    assert idle.value(entry, now=10.0) is None  # a whole window passed, without a request
+    assert idle.no_data() == "no data: no request in any 10s window"

@@ -240,7 +240,7 @@ def locust(directory: Path, scenario: str, args: list[str], url: str | None = No
 
 def status_line(run: Run, status: str, threshold: str) -> re.Match[str]:
     """The table line of ``threshold``, which must have ``status``: returns the match of its measured value."""
-    pattern = re.compile(rf"  {status:<5} {re.escape(threshold)} +measured (.+)")
+    pattern = re.compile(rf"  {status:<5} {re.escape(threshold)} +(?:measured )?(.+)")
     for line in run.table():
         if match := pattern.fullmatch(line):
             return match
@@ -419,8 +419,9 @@ def test_failing_thresholds_exit_4(failing: Run) -> None:
     assert failing.table()[-1] == f"Verdict: FAIL ({len(FAILING) - 1} of {len(FAILING)} thresholds failed)"
     for text in FAILING:
         status_line(failing, "PASS" if text == "error_rate below 0.01 for Items" else "FAIL", text)
-    assert status_line(failing, "FAIL", "requests above 0 for Never")[1] == "no data"
-    assert status_line(failing, "FAIL", "requests above 0 over 1m")[1] == "no data"
+    assert status_line(failing, "FAIL", "requests above 0 for Never")[1] == "no data: nothing it measures ran"
+    ended = "no data: the run ended before one full 60s window"  # a window that never filled says so in words
+    assert status_line(failing, "FAIL", "requests above 0 over 1m")[1] == ended
     assert re.fullmatch(r"[0-9]+ms", status_line(failing, "FAIL", "p50 below 30ms for Slow")[1])
     assert re.fullmatch(r"[0-9]+", status_line(failing, "FAIL", "requests below 5")[1])
     assert status_line(failing, "FAIL", "error_rate below 50% for journey Shopper.shop")[1] == "100.00%"
@@ -434,6 +435,10 @@ def test_failing_verdict_json_and_junit(failing: Run) -> None:
     measured, rows = failing.measured(), failing.rows()
     assert measured["requests above 0 for Never"] is None
     assert measured["requests above 0 over 1m"] is None
+    no_data = {t["threshold"]: t["no_data"] for t in verdict["thresholds"]}
+    assert no_data["requests above 0 over 1m"] == "no data: the run ended before one full 60s window"
+    assert no_data["requests above 0 for Never"] == "no data: nothing it measures ran"
+    assert no_data["p95 below 20ms"] is None
     assert measured["p95 below 20ms"] >= 60
     assert measured["requests above 100000 for POST Echo"] == rows[("POST", "Echo")]["num_requests"]
     assert measured["items_ok below 1"] == rows[("GET", "Items")]["num_requests"] > 0
@@ -446,8 +451,8 @@ def test_failing_verdict_json_and_junit(failing: Run) -> None:
     assert list(cases) == FAILING
     assert cases["error_rate below 0.01 for Items"].find("failure") is None
     never = cases["requests above 0 for Never"].find("failure")
-    assert never is not None and never.get("message") == "measured no data"
-    assert never.text == "requests above 0 for Never: measured no data"
+    assert never is not None and never.get("message") == "no data: nothing it measures ran"
+    assert never.text == "requests above 0 for Never: no data: nothing it measures ran"
     p95 = cases["p95 below 20ms"].find("failure")
     assert p95 is not None and re.fullmatch(r"measured [0-9]+ms", p95.get("message", ""))
     counter = cases["items_ok below 1"].find("failure")
@@ -674,6 +679,26 @@ def test_a_staged_profile_plays_its_user_counts_and_ends_by_itself(target_url: s
     rows = run.rows()
     assert rows[("GET", "A")]["num_requests"] > 0
     assert rows[("GET", "B")]["num_requests"] > 0
+
+
+def test_a_headless_run_prints_where_the_profile_is_beside_locusts_table(target_url: str, tmp_path: Path) -> None:
+    """Without --only-summary, each periodic table is followed by the profile's stage, time and users."""
+    path = tmp_path / "staged.yaml"
+    path.write_text(textwrap.dedent(STAGED).lstrip("\n"), encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LOCUST_")}
+    command = [LOCUST, "-f", LOCUSTFILE, "--scenario", str(path), "--headless", "-H", target_url, "-t", "30s"]
+    result = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr[-3000:]
+    output = result.stdout + result.stderr
+    lines = re.findall(
+        r"^profile staged: (stage ([1-3]) of 3), (00:0[0-6]) of 00:06, ([0-3])/([1-3]) users$", output, re.M
+    )
+    assert len(lines) >= 2, output[-3000:]  # one every 2 s of a 6 s profile
+    for _, stage, elapsed, _, target in lines:
+        assert int(stage) == min(int(elapsed[-1]) // 2 + 1, 3)  # the stage that holds at that time
+        assert int(target) == {1: 1, 2: 3, 3: 2}[int(stage)]
+    quiet = locust(tmp_path / "quiet", STAGED, ["-t", "30s"], target_url)  # --only-summary: no such line
+    assert quiet.returncode == 0 and "profile staged:" not in quiet.stdout + quiet.stderr
 
 
 def test_profile_option_selects_a_profile_and_run_time_caps_it(target_url: str, tmp_path: Path) -> None:
