@@ -17,6 +17,7 @@ from importlib import metadata
 from typing import TextIO
 
 from engine.compose import Overrides
+from engine.dryrun import FORMATS, dry_run
 from engine.errors import ScenarioErrors
 from engine.load import check, compile_file
 from engine.locustfiles import LOCUSTFILE
@@ -30,6 +31,7 @@ Declarative YAML scenarios for Locust.
 
   locust-scenario run scenarios/shop.yaml [any locust option]   run it with Locust (web UI, or --headless ...)
   locust-scenario validate scenarios/*.yaml                     check files, send nothing
+  locust-scenario dry-run scenarios/shop.yaml [--format curl]   every request rendered, nothing sent
 
 `locust-scenario run FILE` is `locust -f <the engine's locustfile> --scenario FILE`: every Locust
 option passes through (`locust --help` lists them); `locust-scenario run --help` lists the ones the
@@ -79,7 +81,54 @@ def parser() -> argparse.ArgumentParser:
         help="let the scenario read files from this folder too (repeatable); by default only its own folder",
     )
     validate.add_argument("-q", "--quiet", action="store_true", help="print problems only")
+    dry = commands.add_parser(
+        "dry-run",
+        help="show every request fully rendered, sending nothing",
+        description="Show what the scenario would send, sending nothing: for each persona its on_start, each "
+        "journey and on_stop, every branch shown (both arms of an if, every choose branch, one round of a loop, one "
+        "attempt of a poll), each request rendered as it would go on the wire. Values only a run gives are shown "
+        "as <saved: NAME from REQUEST SOURCE>; fake, uuid() and the random functions are seeded (the same output "
+        "every time); secrets are masked.",
+    )
+    dry.add_argument("file", metavar="FILE")
+    dry.add_argument("--persona", action="append", default=[], metavar="NAME", help="only this persona (repeatable)")
+    dry.add_argument("--journey", action="append", default=[], metavar="NAME", help="only this journey (repeatable)")
+    dry.add_argument("-H", "--host", metavar="URL", help="the host the paths go to (default: the scenario's)")
+    dry.add_argument("--format", choices=FORMATS, default="text", help="text (default), http (an .http file) or curl")
+    dry.add_argument("--seed", type=int, help="seed for fake, uuid() and random (default: faker.seed, or 0)")
+    scenario_options(dry)
     return root
+
+
+def scenario_options(command: argparse.ArgumentParser) -> None:
+    """--env, --var and --allow-path, as validate and locust take them."""
+    command.add_argument("--env", metavar="NAME", help="apply one of the scenario's environments")
+    command.add_argument("--var", metavar="NAME=VALUE", action="append", default=[], help="replace a var (repeatable)")
+    command.add_argument(
+        "--allow-path", metavar="DIR", action="append", default=[], help="let the scenario read files from this folder"
+    )
+
+
+def dry_run_command(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
+    overrides = Overrides(env=args.env, vars=tuple(args.var), allow=tuple(args.allow_path))
+    try:
+        program, _ = compile_file(args.file, overrides)
+    except ScenarioErrors as exc:
+        for error in exc.errors:
+            stderr.write(f"{error}\n")
+        return EXIT_INVALID
+    names = {persona.persona.name for persona in program.personas}
+    journeys = {journey.journey.name for persona in program.personas for journey in persona.journeys}
+    for given, known, what in ((args.persona, names, "persona"), (args.journey, journeys, "journey")):
+        for name in given:
+            if name not in known:
+                stderr.write(f"error: no {what} '{name}' in {args.file} ({what}s: {', '.join(sorted(known))})\n")
+                return EXIT_USAGE
+    text = dry_run(
+        program, host=args.host, personas=args.persona, journeys=args.journey, output=args.format, seed=args.seed
+    )
+    stdout.write(text)
+    return EXIT_OK
 
 
 def run_help(file: str | None, stdout: TextIO) -> int:
@@ -156,6 +205,8 @@ def run(argv: Sequence[str], stdout: TextIO, stderr: TextIO) -> int:
         return int(exc.code or 0)
     if args.command == "validate":
         return validate(args, stdout, stderr)
+    if args.command == "dry-run":
+        return dry_run_command(args, stdout, stderr)
     args_parser.print_help(stderr)
     return EXIT_USAGE
 

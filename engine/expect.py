@@ -283,6 +283,15 @@ class Checks:
             self.schema = _schema_validator(spec.schema, base, sink, files)
         self.needs_response = bool(set(self.renderers().names) & set(RESPONSE_NAMES))
 
+    def describe(self) -> str:
+        """The expectations in one line, as written: ``status 200; $.status == DELIVERED``."""
+        parts = ["status " + self.status_text.removeprefix("expected ")] if self.codes or self.classes else []
+        parts += [f"{probe.label} {check.text}" for probe in self.probes for check in probe.operators]
+        parts += [f"body contains {shown!r}" for _, shown in self.contains]
+        if self.body_regex is not None:
+            parts.append(f"body matches {self.body_pattern!r}")
+        return "; ".join(parts) or "status < 400"
+
     def renderers(self) -> Renderer:
         """Every expected value, as one renderer (for the compiler's name checks)."""
         parts = [op.expected for p in self.probes for op in p.operators] + [r for r, _ in self.contains]

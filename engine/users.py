@@ -11,7 +11,6 @@ from __future__ import annotations
 import errno
 import functools
 import http.client
-import importlib.metadata
 import logging
 import socket
 import time
@@ -32,21 +31,11 @@ from engine.compiler import JourneyProgram, PersonaProgram, Program
 from engine.model import Wait
 from engine.secrets import Secrets, guard_client_logs
 from engine.steps import StopRequested, iter_requests, run_steps
+from engine.steps.header_merge import CLIENT_HEADERS
 from engine.templates import Scope
 
 log = logging.getLogger("engine.users")
 guard_client_logs()  # python-requests' client logs every URL at DEBUG, query values and all
-
-
-def _product() -> str:
-    try:
-        return f"locust-scenarios/{importlib.metadata.version('locust-scenarios')}"
-    except importlib.metadata.PackageNotFoundError:
-        return "locust-scenarios"
-
-
-DEFAULT_HEADERS: dict[str, str] = {"User-Agent": _product(), "Accept": "*/*"}
-"""What both clients send unless ``defaults.headers`` or a step's ``headers`` say otherwise."""
 
 
 class EngineFailure(Exception):
@@ -300,7 +289,7 @@ class ScenarioHttpUser(ScenarioUser, HttpUser):
     def __init__(self, environment: Any) -> None:
         super().__init__(environment)
         self.client.verify = self.verify_tls
-        self.client.headers.update(DEFAULT_HEADERS)
+        self.client.headers.update(CLIENT_HEADERS)
 
     request_options = RequestOptions(_http_options)
 
@@ -319,7 +308,7 @@ class ScenarioFastUser(ScenarioUser, FastHttpUser):
     """
 
     abstract = True
-    default_headers = DEFAULT_HEADERS
+    default_headers = CLIENT_HEADERS
 
     request_options = RequestOptions(_fast_options)
 

@@ -15,7 +15,7 @@ import pytest
 from engine.build import build
 from engine.errors import INTERNAL_ERROR, ErrorSink
 from engine.source import MarkedDict, parse_text
-from engine.steps import KINDS, think
+from engine.steps import KINDS, StepProgram, think
 from engine.validate import schema
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -60,6 +60,13 @@ def test_kinds_match_the_readme_step_reference() -> None:
         assert documented[kind.name] == "engine/" + type(kind).__module__.split(".", 1)[1].replace(".", "/") + ".py"
 
 
+def test_every_kind_runs_and_rehearses() -> None:
+    """A kind's program says how it runs and how a dry run shows it (``rehearse``): neither is left out."""
+    for kind in KINDS:
+        assert kind.program.run is not StepProgram.run, kind
+        assert kind.program.rehearse is not StepProgram.rehearse, kind
+
+
 def test_a_builder_that_raises_on_a_valid_file_is_an_internal_error(monkeypatch: pytest.MonkeyPatch) -> None:
     """Strict building: on a file the schema passed, a kind that cannot build its step is reported, not dropped."""
 
@@ -92,7 +99,7 @@ from dataclasses import dataclass
 from engine.errors import Position
 from engine.model import Value
 from engine.source import MarkedDict
-from engine.steps.base import Building, Compiling, Runner, StepKind, StepProgram
+from engine.steps.base import Building, Compiling, Rehearsal, Runner, StepKind, StepProgram
 from engine.templates import Renderer, Scope
 
 
@@ -110,6 +117,11 @@ class UpperProgram(StepProgram):
         for name, renderer in self.values:
             scope[name] = str(renderer.render(scope)).upper()
         return True
+
+    def rehearse(self, rehearsal: Rehearsal, scope: Scope) -> None:
+        for name, renderer in self.values:
+            scope[name] = str(rehearsal.value(renderer, scope, name)).upper()
+            rehearsal.note(f"upper {name} = {scope[name]}", scope)
 
 
 class Upper(StepKind[UpperStep]):
@@ -194,15 +206,15 @@ def test_a_new_leaf_kind_is_one_module_a_registry_entry_and_its_schema_fragment(
         [sys.executable, "-m", "engine", "validate", str(scenario)], capture_output=True, text=True, timeout=120
     )
     assert original.returncode == 1 and "upper" in original.stdout + original.stderr  # the shipped engine has none
-    checked = subprocess.run(
-        [sys.executable, "-m", "engine", "validate", str(scenario)],
-        cwd=copy,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+
+    def engine(*args: str) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-m", "engine", *args]
+        return subprocess.run(command, cwd=copy, env=env, capture_output=True, text=True, timeout=120)
+
+    checked = engine("validate", str(scenario))
     assert checked.returncode == 0, checked.stdout + checked.stderr
+    shown = engine("dry-run", str(scenario))
+    assert "upper loud = HELLO!" in shown.stdout, shown.stdout + shown.stderr  # a dry run shows it too
     verdict = tmp_path / "verdict.json"
     run = subprocess.run(
         [

@@ -82,10 +82,44 @@ class Runner(Protocol):
         ...
 
 
+class Rehearsal(Protocol):
+    """What a step's ``rehearse`` asks of a dry run (:mod:`engine.dryrun`): nothing is sent, every branch is shown."""
+
+    session_headers: dict[str, str]
+
+    def note(self, text: str, scope: Scope) -> None:
+        """A line at the current depth (secrets masked)."""
+        ...
+
+    def block(self, title: str, steps: Sequence[StepProgram], scope: Scope) -> None:
+        """``title``, then ``steps`` rehearsed one level deeper."""
+        ...
+
+    def header(self, name: str, value: str, scope: Scope) -> str:
+        """A header value as it may be shown (a secret one masked)."""
+        ...
+
+    def value(self, renderer: Renderer, scope: Scope, what: str) -> Any:
+        """The rendered value, or a placeholder naming ``what`` when only a run can give it."""
+        ...
+
+    def placeholder(self, kind: str, name: str, origin: str) -> Any:
+        """A value only a run gives: ``<saved: token from Login $.token>``."""
+        ...
+
+    def request(self, request: Any, scope: Scope) -> None:
+        """A request rendered as it would be sent, and the values it would save (as placeholders)."""
+        ...
+
+
 class StepProgram:
     """A compiled step."""
 
     def run(self, user: Runner, scope: Scope) -> bool:
+        raise NotImplementedError
+
+    def rehearse(self, rehearsal: Rehearsal, scope: Scope) -> None:
+        """Show what the step would do, sending nothing (``locust-scenario dry-run``)."""
         raise NotImplementedError
 
     def blocks(self) -> Sequence[Sequence[StepProgram]]:
@@ -98,6 +132,9 @@ class NotLoaded(StepProgram):
 
     def run(self, user: Runner, scope: Scope) -> bool:
         return True
+
+    def rehearse(self, rehearsal: Rehearsal, scope: Scope) -> None:
+        return None
 
 
 def run_steps(steps: list[StepProgram], user: Runner, scope: Scope) -> bool:

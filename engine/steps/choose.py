@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 from engine.model import ChooseStep, Step
 from engine.source import MarkedDict
-from engine.steps.base import Building, Compiling, Runner, StepKind, StepProgram, run_steps
+from engine.steps.base import Building, Compiling, Rehearsal, Runner, StepKind, StepProgram, run_steps
 from engine.templates import Scope
 
 
@@ -18,6 +18,7 @@ class ChooseProgram(StepProgram):
     def __init__(self, spec: ChooseStep, branches: list[list[StepProgram]]) -> None:
         self.branches = branches
         self.cumulative = list(itertools.accumulate(weight for weight, _ in spec.branches))
+        self.weights = [weight for weight, _ in spec.branches]
 
     def run(self, user: Runner, scope: Scope) -> bool:
         (branch,) = random.choices(self.branches, cum_weights=self.cumulative)
@@ -25,6 +26,13 @@ class ChooseProgram(StepProgram):
 
     def blocks(self) -> Sequence[Sequence[StepProgram]]:
         return self.branches
+
+    def rehearse(self, rehearsal: Rehearsal, scope: Scope) -> None:
+        """Every branch with its chance: the first on the scope, the others on copies."""
+        total = sum(self.weights)
+        for number, (weight, branch) in enumerate(zip(self.weights, self.branches, strict=True)):
+            title = f"choose branch {number + 1} of {len(self.branches)} (weight {weight} of {total}):"
+            rehearsal.block(title, branch, scope if number == 0 else dict(scope))
 
 
 class Choose(StepKind[ChooseStep]):

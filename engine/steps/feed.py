@@ -8,7 +8,17 @@ from engine.errors import Position, did_you_mean
 from engine.feeders import Exhausted, Feeder, FeederUnavailable
 from engine.model import FeedStep
 from engine.source import MarkedDict
-from engine.steps.base import Building, Compiling, NotLoaded, Runner, StepKind, StepProgram, StopRequested, label
+from engine.steps.base import (
+    Building,
+    Compiling,
+    NotLoaded,
+    Rehearsal,
+    Runner,
+    StepKind,
+    StepProgram,
+    StopRequested,
+    label,
+)
 from engine.templates import Scope
 
 
@@ -32,6 +42,11 @@ class FeedProgram(StepProgram):
             user.report_failure("FEED", self.label, str(exc), scope)
             return False
         return True
+
+    def rehearse(self, rehearsal: Rehearsal, scope: Scope) -> None:
+        """The feeder's first row stands for the row a run takes."""
+        scope[self.var] = dict(self.feeder.rows[0])
+        rehearsal.note(f"feed {self.var} from {self.feeder.name} ({self.feeder.strategy}; first row shown)", scope)
 
 
 class Feed(StepKind[FeedStep]):

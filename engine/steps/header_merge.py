@@ -1,14 +1,28 @@
 """Header layers merged as HTTP wants them: later layers win, names compare case-insensitively.
 
+The lowest layer is :data:`CLIENT_HEADERS`, which both clients send by default.
+
 Also how query and form values are written (booleans as ``true``/``false``).
 """
 
 from __future__ import annotations
 
+import importlib.metadata
 from collections.abc import Mapping
 from typing import Any
 
 from engine.templates import Constant, Mapping_, Renderer, Scope
+
+
+def _product() -> str:
+    try:
+        return f"locust-scenarios/{importlib.metadata.version('locust-scenarios')}"
+    except importlib.metadata.PackageNotFoundError:
+        return "locust-scenarios"
+
+
+CLIENT_HEADERS: dict[str, str] = {"User-Agent": _product(), "Accept": "*/*"}
+"""What both clients send unless ``defaults.headers`` or a step's ``headers`` say otherwise: the lowest layer."""
 
 
 def header_text(value: Any) -> str:

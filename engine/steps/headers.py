@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from engine.model import HeadersStep, Value
 from engine.source import MarkedDict
-from engine.steps.base import Building, Compiling, Runner, StepKind, StepProgram
+from engine.steps.base import Building, Compiling, Rehearsal, Runner, StepKind, StepProgram
 from engine.steps.header_merge import merge_headers
 from engine.templates import Renderer, Scope
 
@@ -24,6 +24,13 @@ class HeadersProgram(StepProgram):
             return False
         user.session_headers = merge_headers(user.session_headers, values)
         return True
+
+    def rehearse(self, rehearsal: Rehearsal, scope: Scope) -> None:
+        values = rehearsal.value(self.headers, scope, "headers")
+        if isinstance(values, dict):
+            rehearsal.session_headers = merge_headers(rehearsal.session_headers, values)
+            shown = ", ".join(f"{name}: {rehearsal.header(name, str(value), scope)}" for name, value in values.items())
+            rehearsal.note(f"session headers: {shown}", scope)
 
 
 class Headers(StepKind[HeadersStep]):

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from engine.model import IfStep, Step, Value
 from engine.source import MarkedDict
-from engine.steps.base import Building, Compiling, Runner, StepKind, StepProgram, label, run_steps, truthy
+from engine.steps.base import Building, Compiling, Rehearsal, Runner, StepKind, StepProgram, label, run_steps, truthy
 from engine.templates import Renderer, Scope
 
 
@@ -20,6 +20,7 @@ class IfProgram(StepProgram):
         self.then = then
         self.otherwise = otherwise
         self.label = label("if", spec.pos)
+        self.source = str(spec.condition.raw)
 
     def run(self, user: Runner, scope: Scope) -> bool:
         try:
@@ -31,6 +32,12 @@ class IfProgram(StepProgram):
 
     def blocks(self) -> Sequence[Sequence[StepProgram]]:
         return (self.then, self.otherwise)
+
+    def rehearse(self, rehearsal: Rehearsal, scope: Scope) -> None:
+        """Both arms: ``then`` on the scope, ``else`` on a copy (the names both define go on)."""
+        rehearsal.block(f"if {self.source}:", self.then, scope)
+        if self.otherwise:
+            rehearsal.block("else:", self.otherwise, dict(scope))
 
 
 class If(StepKind[IfStep]):

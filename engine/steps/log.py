@@ -6,7 +6,7 @@ import logging
 
 from engine.model import LogStep, Value
 from engine.source import MarkedDict
-from engine.steps.base import Building, Compiling, Runner, StepKind, StepProgram
+from engine.steps.base import Building, Compiling, Rehearsal, Runner, StepKind, StepProgram
 from engine.templates import Renderer, Scope
 
 log = logging.getLogger("engine.steps")
@@ -27,6 +27,9 @@ class LogProgram(StepProgram):
         if log.isEnabledFor(logging.INFO):
             log.info("%s", user.mask(text, scope))
         return True
+
+    def rehearse(self, rehearsal: Rehearsal, scope: Scope) -> None:
+        rehearsal.note(f"log: {rehearsal.value(self.message, scope, 'log')}", scope)
 
 
 class Log(StepKind[LogStep]):

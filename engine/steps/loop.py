@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from engine.model import LoopStep, Step, Value
 from engine.source import MarkedDict
-from engine.steps.base import Building, Compiling, Runner, StepKind, StepProgram, label, run_steps, truthy
+from engine.steps.base import Building, Compiling, Rehearsal, Runner, StepKind, StepProgram, label, run_steps, truthy
 from engine.templates import Constant, Renderer, Scope
 
 
@@ -21,6 +21,7 @@ class LoopProgram(StepProgram):
         self.index = spec.index
         self.max = spec.max
         self.label = label("loop", spec.pos)
+        self.source = str(spec.arg.raw)
 
     def fail(self, user: Runner, message: str, scope: Scope) -> bool:
         user.report_failure("LOOP", self.label, message, scope)
@@ -68,6 +69,17 @@ class LoopProgram(StepProgram):
 
     def blocks(self) -> Sequence[Sequence[StepProgram]]:
         return (self.steps,)
+
+    def rehearse(self, rehearsal: Rehearsal, scope: Scope) -> None:
+        """One round: index 0, and over a list its first item (a placeholder when only a run gives the list)."""
+        scope[self.index] = 0
+        if self.kind == "over":
+            items = rehearsal.value(self.arg, scope, f"loop over {self.source}")
+            first = items[0] if isinstance(items, (list, tuple)) and items else None
+            scope[self.item] = (
+                first if first is not None else rehearsal.placeholder("item", self.item, f"of {self.source}")
+            )
+        rehearsal.block(f"loop {self.kind} {self.source} (one round shown, at most {self.max}):", self.steps, scope)
 
 
 class Loop(StepKind[LoopStep]):

@@ -11,7 +11,7 @@ from engine.errors import Position
 from engine.expect import Checks
 from engine.model import METHODS, PollStep, RequestStep
 from engine.source import MarkedDict
-from engine.steps.base import Building, Compiling, Runner, StepKind, StepProgram
+from engine.steps.base import Building, Compiling, Rehearsal, Runner, StepKind, StepProgram
 from engine.steps.request import PollAttempt, RequestProgram, build_expectation, build_request, compile_request
 from engine.templates import RESPONSE_NAMES, Scope, stats_name
 
@@ -48,6 +48,11 @@ class PollProgram(StepProgram):
 
     def blocks(self) -> Sequence[Sequence[StepProgram]]:
         return ([self.request],)
+
+    def rehearse(self, rehearsal: Rehearsal, scope: Scope) -> None:
+        pause = f"every {self.every:g}s" + (f" x{self.factor:g}" if self.factor != 1 else "")
+        title = f"poll until {self.until.describe()} (one attempt shown; {pause}, at most {self.max_attempts}):"
+        rehearsal.block(title, [self.request], scope)
 
 
 class Poll(StepKind[PollStep]):

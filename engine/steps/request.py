@@ -28,7 +28,7 @@ from engine.extract import Saver, save_all
 from engine.model import METHODS, Expectation, Extractor, GraphQL, Match, Probe, RequestStep, Value
 from engine.response import ResponseView
 from engine.source import MarkedDict
-from engine.steps.base import Building, Compiling, Runner, StepKind, StepProgram, truthy
+from engine.steps.base import Building, Compiling, Rehearsal, Runner, StepKind, StepProgram, truthy
 from engine.steps.header_merge import HeaderPlan, form_value, merge_headers
 from engine.templates import RESPONSE_NAMES, Constant, Mapping_, Renderer, Scope, stats_name
 from engine.timeouts import INFLIGHT, WATCH, RequestTimeout
@@ -42,13 +42,14 @@ SOURCES = ("jsonpath", "header", "cookie", "regex", "status", "body")
 POOL_SIZE = 1000
 
 
-class _NoSession:
-    """Stands for a user while a constant request is prepared at load time."""
+class _Session:
+    """Stands for a user where only its session headers matter: a constant request prepared at load, a dry run."""
 
-    session_headers: dict[str, str] = {}
+    def __init__(self, session_headers: dict[str, str]) -> None:
+        self.session_headers = session_headers
 
 
-_NO_SESSION: Any = _NoSession()
+_NO_SESSION: Any = _Session({})
 
 
 # -- build -------------------------------------------------------------------------
@@ -444,6 +445,14 @@ class RequestProgram(StepProgram):
             return True
 
     run = exchange  # no frame of its own under the request
+
+    def rehearse(self, rehearsal: Rehearsal, scope: Scope) -> None:
+        rehearsal.request(self, scope)
+
+    def prepared(self, session_headers: dict[str, str], scope: Scope) -> tuple[str, dict[str, str], str | None]:
+        """URL (with its query), merged headers and body as :meth:`exchange` would send them (for a dry run)."""
+        session: Any = _Session(session_headers)
+        return self._prepare(session, scope)
 
     def timed_out(self, user: Runner, scope: Scope) -> bool:
         """A request past its deadline that the client did not report: a failure taking the whole timeout."""

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from engine.errors import Position
 from engine.model import SetStep
 from engine.source import MarkedDict
-from engine.steps.base import Building, Compiling, Runner, StepKind, StepProgram
+from engine.steps.base import Building, Compiling, Rehearsal, Runner, StepKind, StepProgram
 from engine.templates import Renderer, Scope
 
 
@@ -26,6 +26,11 @@ class SetProgram(StepProgram):
                 user.report_failure("SET", self.where, f"template error in {name}: {exc}", scope)
                 return False
         return True
+
+    def rehearse(self, rehearsal: Rehearsal, scope: Scope) -> None:
+        for name, renderer in self.values:
+            scope[name] = rehearsal.value(renderer, scope, name)
+            rehearsal.note(f"set {name} = {scope[name]}", scope)
 
 
 class Set(StepKind[SetStep]):

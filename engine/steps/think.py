@@ -7,7 +7,7 @@ import random
 from engine.durations import seconds
 from engine.model import ThinkStep
 from engine.source import MarkedDict
-from engine.steps.base import Building, Compiling, Runner, StepKind, StepProgram
+from engine.steps.base import Building, Compiling, Rehearsal, Runner, StepKind, StepProgram
 from engine.templates import Scope
 
 
@@ -21,6 +21,10 @@ class ThinkProgram(StepProgram):
     def run(self, user: Runner, scope: Scope) -> bool:
         user.think(self.low if self.low == self.high else random.uniform(self.low, self.high))
         return True
+
+    def rehearse(self, rehearsal: Rehearsal, scope: Scope) -> None:
+        pause = f"{self.low:g}s" if self.low == self.high else f"{self.low:g}-{self.high:g}s"
+        rehearsal.note(f"think {pause}", scope)
 
 
 class Think(StepKind[ThinkStep]):

@@ -8,7 +8,7 @@ from engine.errors import did_you_mean
 from engine.model import UseStep
 from engine.sentinels import Sentinel
 from engine.source import MarkedDict
-from engine.steps.base import Building, Compiling, Runner, StepKind, StepProgram, label, run_steps
+from engine.steps.base import Building, Compiling, Rehearsal, Runner, StepKind, StepProgram, label, run_steps
 from engine.templates import Renderer, Scope
 
 _ABSENT = Sentinel("absent")
@@ -46,6 +46,11 @@ class UseProgram(StepProgram):
 
     def blocks(self) -> Sequence[Sequence[StepProgram]]:
         return (self.steps,)
+
+    def rehearse(self, rehearsal: Rehearsal, scope: Scope) -> None:
+        for param, renderer in self.args:
+            scope[param] = rehearsal.value(renderer, scope, param)
+        rehearsal.block(f"use {self.name}:", self.steps, scope)
 
 
 class Use(StepKind[UseStep]):
