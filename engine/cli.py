@@ -2,7 +2,10 @@
 
 ``run`` hands the scenario and every other option to Locust with the generic
 locustfile shipped in the package; ``validate`` checks files without running
-them. Nothing here imports Locust, so ``validate`` never does.
+them; ``dry-run`` shows what would be sent (:mod:`engine.dryrun`); ``trace``
+plays each journey once, out loud (:mod:`engine.trace`). The stages are imported
+by the command that needs them: ``validate`` and ``dry-run`` never import
+Locust, and ``trace`` imports it first (gevent must patch before ``ssl`` loads).
 """
 
 from __future__ import annotations
@@ -14,12 +17,8 @@ import sys
 import textwrap
 from collections.abc import Sequence
 from importlib import metadata
-from typing import TextIO
+from typing import Any, TextIO
 
-from engine.compose import Overrides
-from engine.dryrun import FORMATS, dry_run
-from engine.errors import ScenarioErrors
-from engine.load import check, compile_file
 from engine.locustfiles import LOCUSTFILE
 from engine.options import OPTIONS
 
@@ -32,6 +31,7 @@ Declarative YAML scenarios for Locust.
   locust-scenario run scenarios/shop.yaml [any locust option]   run it with Locust (web UI, or --headless ...)
   locust-scenario validate scenarios/*.yaml                     check files, send nothing
   locust-scenario dry-run scenarios/shop.yaml [--format curl]   every request rendered, nothing sent
+  locust-scenario trace scenarios/shop.yaml -H URL              each journey once, every step shown
 
 `locust-scenario run FILE` is `locust -f <the engine's locustfile> --scenario FILE`: every Locust
 option passes through (`locust --help` lists them); `locust-scenario run --help` lists the ones the
@@ -52,6 +52,8 @@ def version() -> str:
 
 
 def parser() -> argparse.ArgumentParser:
+    from engine.dryrun import FORMATS
+
     root = argparse.ArgumentParser(
         prog=PROG, description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -97,6 +99,22 @@ def parser() -> argparse.ArgumentParser:
     dry.add_argument("--format", choices=FORMATS, default="text", help="text (default), http (an .http file) or curl")
     dry.add_argument("--seed", type=int, help="seed for fake, uuid() and random (default: faker.seed, or 0)")
     scenario_options(dry)
+    trace = commands.add_parser(
+        "trace",
+        help="play each journey once against the target and show every request, response, check and save",
+        description="One user of each persona runs on_start, each journey once and on_stop against the target "
+        "(setup and teardown too), printing for every request what was sent, the response (status, time, headers, "
+        "the body up to --body-limit characters, JSON pretty-printed), each expectation with pass or fail and the "
+        "actual value, and each value saved. Thinks are skipped. Secrets are masked. Exit 0 when every step passed, "
+        "1 otherwise.",
+    )
+    trace.add_argument("file", metavar="FILE")
+    trace.add_argument("-H", "--host", metavar="URL", help="the target (default: the scenario's host)")
+    trace.add_argument("--persona", action="append", default=[], metavar="NAME", help="only this persona (repeatable)")
+    trace.add_argument("--journey", action="append", default=[], metavar="NAME", help="only this journey (repeatable)")
+    trace.add_argument("--output", metavar="FILE", help="also write the trace as JSON to FILE")
+    trace.add_argument("--body-limit", type=int, default=2000, metavar="N", help="characters of a body to show")
+    scenario_options(trace)
     return root
 
 
@@ -109,21 +127,37 @@ def scenario_options(command: argparse.ArgumentParser) -> None:
     )
 
 
-def dry_run_command(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
-    overrides = Overrides(env=args.env, vars=tuple(args.var), allow=tuple(args.allow_path))
-    try:
-        program, _ = compile_file(args.file, overrides)
-    except ScenarioErrors as exc:
-        for error in exc.errors:
-            stderr.write(f"{error}\n")
-        return EXIT_INVALID
+def overrides_of(args: argparse.Namespace) -> Any:
+    from engine.compose import Overrides
+
+    return Overrides(env=args.env, vars=tuple(args.var), allow=tuple(args.allow_path))
+
+
+def unknown_names(program: Any, args: argparse.Namespace, stderr: TextIO) -> bool:
+    """Whether --persona or --journey names something the scenario does not define (then said on stderr)."""
     names = {persona.persona.name for persona in program.personas}
     journeys = {journey.journey.name for persona in program.personas for journey in persona.journeys}
     for given, known, what in ((args.persona, names, "persona"), (args.journey, journeys, "journey")):
         for name in given:
             if name not in known:
                 stderr.write(f"error: no {what} '{name}' in {args.file} ({what}s: {', '.join(sorted(known))})\n")
-                return EXIT_USAGE
+                return True
+    return False
+
+
+def dry_run_command(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
+    from engine.dryrun import dry_run
+    from engine.errors import ScenarioErrors
+    from engine.load import compile_file
+
+    try:
+        program, _ = compile_file(args.file, overrides_of(args))
+    except ScenarioErrors as exc:
+        for error in exc.errors:
+            stderr.write(f"{error}\n")
+        return EXIT_INVALID
+    if unknown_names(program, args, stderr):
+        return EXIT_USAGE
     text = dry_run(
         program, host=args.host, personas=args.persona, journeys=args.journey, output=args.format, seed=args.seed
     )
@@ -147,6 +181,9 @@ def run_help(file: str | None, stdout: TextIO) -> int:
         lines.append(f"  {option.usage():<{width - 2}}{text[0]}")
         lines += [" " * width + line for line in text[1:]]
     if file is not None:
+        from engine.errors import ScenarioErrors
+        from engine.load import compile_file
+
         lines.append("")
         try:
             scenario = compile_file(file)[0].scenario
@@ -180,10 +217,11 @@ def run_locust(args: Sequence[str], stdout: TextIO, stderr: TextIO) -> int:
 
 
 def validate(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
+    from engine.load import check
+
     invalid = 0
     for file in args.files:
-        overrides = Overrides(env=args.env, vars=tuple(args.var), allow=tuple(args.allow_path))
-        problems, library = check(file, overrides)
+        problems, library = check(file, overrides_of(args))
         for problem in problems:
             stderr.write(f"{problem}\n")
         if problems:
@@ -193,9 +231,38 @@ def validate(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     return EXIT_INVALID if invalid else EXIT_OK
 
 
+def trace_command(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
+    import json
+
+    from engine.errors import ScenarioErrors
+    from engine.load import load_plan
+    from engine.trace import Trace
+
+    try:
+        plan = load_plan(args.file, module="locust_scenario_trace", overrides=overrides_of(args))
+    except ScenarioErrors as exc:
+        for error in exc.errors:
+            stderr.write(f"{error}\n")
+        return EXIT_USAGE
+    if unknown_names(plan.program, args, stderr):
+        return EXIT_USAGE
+    host = args.host or plan.program.host
+    if not host:
+        stderr.write("error: no host: give -H URL (the scenario has no host:)\n")
+        return EXIT_USAGE
+    trace = Trace(plan, host, stdout, body_limit=args.body_limit)
+    passed = trace.run(args.persona, args.journey)
+    if args.output:
+        with open(args.output, "w", encoding="utf-8") as file:
+            json.dump(trace.report(), file, indent=2, ensure_ascii=False, default=str)
+    return EXIT_OK if passed else EXIT_INVALID
+
+
 def run(argv: Sequence[str], stdout: TextIO, stderr: TextIO) -> int:
     """Run the command line; returns the exit code."""
     argv = list(argv)
+    if argv[:1] == ["trace"]:
+        import locust  # noqa: F401  (gevent patches the standard library on this import: before anything loads ssl)
     if argv[:1] == ["run"]:
         return run_locust(argv[1:], stdout, stderr)
     args_parser = parser()
@@ -207,6 +274,8 @@ def run(argv: Sequence[str], stdout: TextIO, stderr: TextIO) -> int:
         return validate(args, stdout, stderr)
     if args.command == "dry-run":
         return dry_run_command(args, stdout, stderr)
+    if args.command == "trace":
+        return trace_command(args, stdout, stderr)
     args_parser.print_help(stderr)
     return EXIT_USAGE
 

@@ -117,8 +117,7 @@ class DryRun:
         except Exception as exc:
             self.note(f"{request.method.upper()} {request.name} (not rendered: {exc})", scope)
         else:
-            if self.host and not url.lower().startswith(("http://", "https://")):
-                url = urljoin(self.host.rstrip("/") + "/", url.lstrip("/"))
+            url = absolute(self.host, url)
             headers = merge_headers(CLIENT_HEADERS, headers)
             saves = [f"{saver.var} <- {describe_source(saver.source, saver.arg)}" for saver in request.savers]
             self.shown.append(
@@ -208,6 +207,13 @@ class DryRun:
             self.session_headers = dict(session)
             self.block("on_stop:", persona.on_stop, dict(scope))
         self.depth = 0
+
+
+def absolute(host: str | None, url: str) -> str:
+    """``url`` on ``host`` (as the clients join them), or as it is when it is absolute or there is no host."""
+    if not host or url.lower().startswith(("http://", "https://")):
+        return url
+    return urljoin(host.rstrip("/") + "/", url.lstrip("/"))
 
 
 def describe_source(source: str, arg: str) -> str:

@@ -209,6 +209,11 @@ class ProbeCheck:
                 sink.add(probe.pos, str(exc))
         self.operators = [Operator(m, templates, sink, header=kind == "headers") for m in probe.matches]
 
+    @property
+    def multi(self) -> bool:
+        """A JSONPath that may match many values (its actual value is the list of them)."""
+        return self._path is not None and self._path.multi
+
     def actual(self, response: ResponseView) -> Any:
         if self._path is None:
             value = response.header(self.key)
@@ -336,6 +341,41 @@ class Checks:
                 problems.append(f"schema: {where} fails '{rule}'")
         if self.graphql_errors:
             self.check_graphql(response, problems, scope)
+
+    def explain(self, response: ResponseView, scope: Scope) -> list[tuple[str, bool, Any]]:
+        """Every expectation, whether it holds and the actual value (for ``trace``; not the hot path)."""
+        if self.needs_response:
+            scope = self.response_scope(response, scope)
+        status = response.status
+        held = status in self.codes or status // 100 in self.classes if self.codes or self.classes else status < 400
+        expected = (
+            "status " + self.status_text.removeprefix("expected ") if self.codes or self.classes else "status < 400"
+        )
+        found: list[tuple[str, bool, Any]] = [(expected, held, status)]
+        for probe in self.probes:
+            try:
+                actual = probe.actual(response)
+            except NotJson as exc:
+                found += [(f"{probe.label} {check.text}", False, str(exc)) for check in probe.operators]
+                continue
+            for check in probe.operators:
+                absent = probe.multi and check.rule.absent and not actual
+                reason = check.failure(_ABSENT if absent else actual, scope)
+                found.append((f"{probe.label} {check.text}", reason is None, "absent" if actual is _ABSENT else actual))
+        for renderer, shown in self.contains:
+            found.append((f"body contains {shown!r}", str(renderer.render(scope)) in response.text, None))
+        if self.body_regex is not None:
+            found.append((f"body matches {self.body_pattern!r}", bool(self.body_regex.search(response.text)), None))
+        if self.max_ms is not None:
+            found.append((f"max_ms {self.max_ms:g}", response.elapsed_ms <= self.max_ms, round(response.elapsed_ms)))
+        problems: list[str] = []
+        if self.schema is not None or self.graphql_errors:
+            self.check(response, scope, problems)
+        for label, used in (("schema", self.schema is not None), ("graphql", self.graphql_errors)):
+            failed = [problem for problem in problems if problem.startswith(f"{label}:")]
+            if used:
+                found.append((label, not failed, "; ".join(failed) or None))
+        return found
 
     def check_graphql(self, response: ResponseView, problems: list[str], scope: Scope | None = None) -> None:
         """A GraphQL answer is 200 even when it failed: its ``errors`` make the request a failure."""

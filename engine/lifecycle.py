@@ -28,7 +28,7 @@ EXIT_LIFECYCLE_FAILED = 3
 SETUP_MESSAGE = "engine_setup_values"
 
 
-def _runner_user(program: Program, environment: Any) -> Any:
+def runner_user(program: Program, environment: Any) -> Any:
     """A user object (never spawned by Locust, always client: http) that runs setup or teardown steps."""
     scenario = program.scenario
     persona = Persona(name="ScenarioLifecycle", pos=scenario.pos, journeys=())
@@ -46,7 +46,7 @@ def _runner_user(program: Program, environment: Any) -> Any:
 
 def run_once(program: Program, steps: list[StepProgram], environment: Any, what: str) -> tuple[bool, dict[str, Any]]:
     """Run ``steps`` once; returns whether they all passed, and the user's variables after them."""
-    user = _runner_user(program, environment)
+    user = runner_user(program, environment)
     failures_before = environment.stats.total.num_failures
     try:
         passed = run_steps(steps, user, user.vars)
