@@ -55,7 +55,7 @@ def parser() -> argparse.ArgumentParser:
     from engine.dryrun import FORMATS
 
     root = argparse.ArgumentParser(
-        prog=PROG, description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
+        prog=PROG, description=DESCRIPTION, epilog=options_help(), formatter_class=argparse.RawDescriptionHelpFormatter
     )
     root.add_argument("--version", action="version", version=version())
     commands = root.add_subparsers(dest="command", metavar="COMMAND")
@@ -165,6 +165,18 @@ def dry_run_command(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) ->
     return EXIT_OK
 
 
+def options_help() -> str:
+    """The options the engine adds to Locust, one line each (wrapped), and where Locust's own are listed."""
+    lines = ["Options the engine adds to Locust (for `run`, and `locust -f locustfile.py` too):"]
+    width = max(len(option.usage()) for option in OPTIONS) + 4
+    for option in OPTIONS:
+        text = textwrap.wrap(option.help, 100 - width)
+        lines.append(f"  {option.usage():<{width - 2}}{text[0]}")
+        lines += [" " * width + line for line in text[1:]]
+    lines.append("Locust's own options: `locust --help`.")
+    return "\n".join(lines)
+
+
 def run_help(file: str | None, stdout: TextIO) -> int:
     """``run --help``: the engine's options, one line each, and the profiles of FILE when one is given."""
     lines = [
@@ -173,13 +185,8 @@ def run_help(file: str | None, stdout: TextIO) -> int:
         f"Runs `locust -f {LOCUSTFILE} --scenario FILE [locust options]`.",
         "Every Locust option passes through: `locust --help` lists Locust's own.",
         "",
-        "Options the engine adds to Locust (they work with `locust -f locustfile.py` too):",
+        *options_help().splitlines()[:-1],
     ]
-    width = max(len(option.usage()) for option in OPTIONS) + 4
-    for option in OPTIONS:
-        text = textwrap.wrap(option.help, 100 - width)
-        lines.append(f"  {option.usage():<{width - 2}}{text[0]}")
-        lines += [" " * width + line for line in text[1:]]
     if file is not None:
         from engine.errors import ScenarioErrors
         from engine.load import compile_file

@@ -18,7 +18,7 @@ from typing import Any
 from locust import events
 from locust.argument_parser import get_empty_argument_parser
 
-from engine import diagnose, lifecycle, shape, templates, verdict
+from engine import diagnose, lifecycle, shape, templates, verdict, webui
 from engine.compose import Overrides
 from engine.errors import ScenarioErrors, did_you_mean
 from engine.load import Plan, load_plan
@@ -104,6 +104,10 @@ def hook(plan: Plan, environment: Any, runner: Any, web_ui: Any = None) -> None:
     if isinstance(runner, WorkerRunner):
         return
     shape.report_progress(environment, runner)
+    webui.name_the_scenario(judge, environment)
+    webui.extend_reports(judge, environment)
+    if web_ui is not None:
+        webui.attach(judge, environment, web_ui)
 
     def quitting(environment: Any, **_: Any) -> None:
         if runner.state not in (STATE_INIT, STATE_STOPPED):

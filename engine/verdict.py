@@ -148,6 +148,8 @@ class Window:
         self.metric = METRICS[threshold.metric]  # a counter has no window (refused at load)
         self.snapshots: deque[tuple[float, dict[int, int], int, int, float]] = deque()
         self.worst: float | None = None
+        self.last: float | None = None
+        """The value of the latest full window (for the live view)."""
         self.failed = False
         self.filled = False
         """Whether one whole window has passed (with or without requests)."""
@@ -224,6 +226,7 @@ class Verdict:
                 value = window.value(entry, now)
                 if value is None:
                     continue
+                window.last = value
                 if window.worst is None or _worse(window, value):
                     window.worst = value
                 if holds(window.threshold, value):
@@ -240,6 +243,36 @@ class Verdict:
                 environment.process_exit_code = EXIT_THRESHOLDS_FAILED
                 gevent.spawn(runner.quit)
                 return
+
+    def live(self, stats: RequestStats, ended: bool = False) -> list[dict[str, str]]:
+        """Each threshold now (``status``, ``threshold``, ``measured``), then the counters: the web UI's tab.
+
+        Before the end a threshold shows its value so far (a windowed one: its latest full window); once
+        the run has ended (``ended``, or concluded), its verdict.
+        """
+        rows = []
+        results = self.results or (self.evaluate(stats) if ended and self.refusal is None else [])
+        if results:
+            for r in results:
+                status = "PASS" if r.passed else "ABORT" if r.aborted else "FAIL"
+                rows.append({"status": status, "threshold": r.threshold.text, "measured": r.shown()})
+        else:
+            windowed = {id(w.threshold): w for w in self.windows}
+            counters = self.program.counters.totals
+            for threshold in self.thresholds:
+                window = windowed.get(id(threshold))
+                if window is not None:
+                    value = window.last
+                    status = "FAIL" if window.failed else "waiting" if value is None else "PASS so far"
+                    shown = window.no_data() if value is None else f"measured {show(threshold, value)}"
+                else:
+                    value = measure(threshold, entry_for(threshold, stats, self.journeys), counters)
+                    status = ("PASS" if holds(threshold, value) else "FAIL") + " so far"
+                    shown = "no data yet" if value is None else f"measured {show(threshold, value)}"
+                rows.append({"status": status, "threshold": threshold.text, "measured": shown})
+        for name, total in sorted(self.program.counters.totals.items()):
+            rows.append({"status": "counter", "threshold": name, "measured": _number(total)})
+        return rows
 
     def conclude(self, environment: Any, runner: Any) -> None:
         """At quitting: evaluate, set the exit code, write the files the options asked for."""
@@ -375,7 +408,7 @@ def attach(program: Program, environment: Any, runner: Any) -> Verdict:
         journeys.clear_all()
         for window in verdict.windows:
             window.snapshots.clear()
-            window.worst, window.failed = None, False
+            window.worst, window.last, window.failed = None, None, False
 
     environment.events.test_start.add_listener(reset)
     if isinstance(runner, WorkerRunner):

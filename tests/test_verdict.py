@@ -9,6 +9,7 @@ passing and one failing run check many thresholds at once.
 from __future__ import annotations
 
 import csv
+import html
 import json
 import os
 import re
@@ -345,7 +346,10 @@ def passing(target_url: str, tmp_path_factory: pytest.TempPathFactory) -> Run:
 @pytest.fixture(scope="module")
 def failing(target_url: str, tmp_path_factory: pytest.TempPathFactory) -> Run:
     scenario = textwrap.dedent(SHOP).lstrip("\n") + thresholds_yaml(FAILING)
-    return locust(tmp_path_factory.mktemp("failing"), scenario, ["-u", "2", "-r", "2", "-t", "2s"], target_url)
+    directory = tmp_path_factory.mktemp("failing")
+    return locust(
+        directory, scenario, ["-u", "2", "-r", "2", "-t", "2s", "--html", str(directory / "report.html")], target_url
+    )
 
 
 def test_passing_thresholds_exit_0_despite_failed_requests_within_the_budget(passing: Run) -> None:
@@ -425,6 +429,21 @@ def test_failing_thresholds_exit_4(failing: Run) -> None:
     assert re.fullmatch(r"[0-9]+ms", status_line(failing, "FAIL", "p50 below 30ms for Slow")[1])
     assert re.fullmatch(r"[0-9]+", status_line(failing, "FAIL", "requests below 5")[1])
     assert status_line(failing, "FAIL", "error_rate below 50% for journey Shopper.shop")[1] == "100.00%"
+
+
+def test_the_html_report_has_the_verdict_and_names_the_scenario(failing: Run) -> None:
+    """The table of the run's end, in a section of Locust's HTML report (``--html``), counters included."""
+    report = (failing.dir / "report.html").read_text(encoding="utf-8")
+    assert '"locustfile": "scenario.yaml"' in report
+    section = re.search(r'<section id="engine-thresholds".*?</section>', report, re.DOTALL)
+    assert section is not None
+    table = {}
+    for status, text in re.findall(r"<tr><td>([A-Za-z ]+)</td><td>([^<]+)</td>", section.group(0)):
+        table[html.unescape(text)] = status
+    assert table["error_rate below 0.01 for Items"] == "PASS"
+    assert table["p95 below 20ms"] == "FAIL"
+    assert table["items_ok"] == "counter"
+    assert "no data: nothing it measures ran" in section.group(0)
 
 
 def test_failing_verdict_json_and_junit(failing: Run) -> None:

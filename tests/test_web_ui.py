@@ -6,6 +6,7 @@ the runner's state are read from Locust's own JSON endpoints.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -13,6 +14,7 @@ import subprocess
 import time
 import urllib.parse
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -54,32 +56,46 @@ def wait_for(check: Any, seconds: float = 30.0) -> bool:
     return bool(check())
 
 
+@contextlib.contextmanager
+def web_ui(scenario: Path, target_url: str) -> Iterator[tuple[subprocess.Popen[str], str, str]]:
+    """A real ``locust`` serving its web UI for ``scenario`` on a free port: (process, base URL, first page)."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LOCUST_")}
+    command = [LOCUST, "-f", LOCUSTFILE, "--scenario", str(scenario), "-H", target_url]
+    command += ["--web-host", "127.0.0.1", "--web-port", str(port)]
+    process = subprocess.Popen(
+        command, cwd=scenario.parent, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    base = f"http://127.0.0.1:{port}"
+    pages: list[str] = []
+
+    def served() -> bool:
+        try:
+            pages.append(urllib.request.urlopen(base, timeout=1).read().decode())
+        except OSError:
+            return False
+        return True
+
+    try:
+        assert wait_for(served), "the web UI did not come up"
+        yield process, base, pages[-1]
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+def template_args(page: str) -> Any:
+    found = re.search(r"window\.templateArgs = (.*)$", page, re.MULTILINE)
+    assert found is not None, page
+    return json.loads(found.group(1))
+
+
 def test_the_start_form_offers_the_profiles_and_refuses_an_unknown_one(target_url: str, tmp_path: Path) -> None:
     path = tmp_path / "web.yaml"
     path.write_text(SCENARIO, encoding="utf-8")
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LOCUST_")}
-    command = [LOCUST, "-f", LOCUSTFILE, "--scenario", str(path), "-H", target_url]
-    command += ["--web-host", "127.0.0.1", "--web-port", str(port)]
-    process = subprocess.Popen(
-        command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        page = ""
-
-        def served() -> bool:
-            nonlocal page
-            try:
-                page = urllib.request.urlopen(base, timeout=1).read().decode()
-            except OSError:
-                return False
-            return True
-
-        assert wait_for(served), "the web UI did not come up"
-        found = re.search(r"window\.templateArgs = (.*)$", page, re.MULTILINE)
-        assert found is not None, page
-        assert json.loads(found.group(1))["all_profiles"] == ["smoke", "soak"]  # the "Profile" field's choices
+    with web_ui(path, target_url) as (process, base, page):
+        assert template_args(page)["all_profiles"] == ["smoke", "soak"]  # the "Profile" field's choices
 
         form = {"user_count": 5, "spawn_rate": 5, "host": target_url}
         refused = post(f"{base}/swarm", {**form, "profile": "smok"})
@@ -102,7 +118,66 @@ def test_the_start_form_offers_the_profiles_and_refuses_an_unknown_one(target_ur
         urllib.request.urlopen(urllib.request.Request(f"{base}/stop", method="POST"), timeout=10)
         process.terminate()  # Locust shuts down gracefully on SIGTERM
         assert process.wait(timeout=30) == 0
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
+
+
+THRESHOLDS = """\
+version: 1
+name: watched
+users:
+  Reader:
+    wait: {constant: 0.1}
+    journeys:
+      browse:
+        steps:
+          - get: /items
+            name: Items
+            count: {listed: "{{ json | length }}"}
+thresholds:
+  - {metric: p95, below: 10s}
+  - {metric: requests, above: 100000}
+  - {metric: error_rate, below: 1%, for: 1h}
+"""
+
+
+def test_the_thresholds_tab_and_the_html_report_show_the_verdict_live(target_url: str, tmp_path: Path) -> None:
+    """The tab is declared in the page's template arguments; its rows come with every ``/stats/requests``
+    (live, "so far"); the HTML report has the same rows and names the scenario file."""
+    path = tmp_path / "watched.yaml"
+    path.write_text(THRESHOLDS, encoding="utf-8")
+    with web_ui(path, target_url) as (process, base, page):
+        args = template_args(page)
+        assert args["extended_tabs"] == [{"title": "Thresholds", "key": "thresholds"}]
+        assert [column["key"] for column in args["extended_tables"][0]["structure"]] == [
+            "status",
+            "threshold",
+            "measured",
+        ]
+        assert args["locustfile"] == "watched.yaml"  # the page names the scenario, not locustfile.py
+
+        assert post(f"{base}/swarm", {"user_count": 2, "spawn_rate": 2, "host": target_url})["success"] is True
+
+        def rows() -> dict[str, dict[str, str]]:
+            stats = get(f"{base}/stats/requests")
+            (table,) = [entry["data"] for entry in stats["extended_stats"] if entry["key"] == "thresholds"]
+            return {row["threshold"]: row for row in table}
+
+        assert wait_for(lambda: rows()["listed"]["measured"] not in ("0", ""))
+        live = rows()
+        assert live["p95 below 10s"]["status"] == "PASS so far"
+        assert re.fullmatch(r"measured [0-9]+ms", live["p95 below 10s"]["measured"])
+        assert live["requests above 100000"]["status"] == "FAIL so far"
+        assert live["error_rate below 1% over 1h"] == {
+            "status": "waiting",
+            "threshold": "error_rate below 1% over 1h",
+            "measured": "no data: the run ended before one full 3600s window",
+        }
+        assert live["listed"]["status"] == "counter" and int(live["listed"]["measured"]) > 0
+
+        report = urllib.request.urlopen(f"{base}/stats/report", timeout=10).read().decode()
+        section = re.search(r'<section id="engine-thresholds".*?</section>', report, re.DOTALL)
+        assert section is not None
+        assert "<td>p95 below 10s</td>" in section.group(0) and "<td>counter</td><td>listed</td>" in section.group(0)
+        assert '"locustfile": "watched.yaml"' in report
+        urllib.request.urlopen(urllib.request.Request(f"{base}/stop", method="POST"), timeout=10)
+        process.terminate()
+        assert process.wait(timeout=30) == 4  # "requests above 100000" failed
