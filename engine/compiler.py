@@ -140,8 +140,8 @@ class _Compiler:
             self.secret_fields(defaults.headers.raw, defaults.headers.pos)
         # For "undefined variable" hints: the names the step sequence being compiled defines (maybe
         # after their use), and hints for names defined where the current steps cannot see them.
-        self.sequence_names: dict[str, Position] = {}
-        self.earlier_names: dict[str, Position] = {}
+        self.var_names: dict[str, Position] = {}  # while vars compile: every var, for "defined later"
+        self.frames: list[list[Any]] = []  # [steps, index] of each step sequence being compiled, outermost first
         self.elsewhere: dict[str, str] = {}
         self.services: dict[str, str] = {}
         self.feeders: dict[str, Feeder] = {}
@@ -177,14 +177,25 @@ class _Compiler:
                     hint = did_you_mean(attr, columns) or f"its columns: {', '.join(columns)}"
                     self.sink.add(pos, f"feeder '{feeder}' has no column '{attr}'", hint)
 
+    def names_around(self) -> tuple[dict[str, Position], dict[str, Position]]:
+        """The names earlier steps define, and those this step or a later one defines (every enclosing
+        sequence, the innermost winning): worked out only for a hint, so compiling stays linear."""
+        earlier: dict[str, Position] = {}
+        later: dict[str, Position] = dict(self.var_names)
+        for steps, index in self.frames:
+            earlier.update(defined_names(steps[:index]))
+            later.update(defined_names(steps[index:]))
+        return earlier, later
+
     def undefined_hint(self, name: str, known: set[str], fallback: str) -> str:
-        earlier = self.earlier_names.get(name)
+        earlier_names, sequence_names = self.names_around()
+        earlier = earlier_names.get(name)
         if earlier is not None:  # defined by an earlier step, and yet not known here
             return (
                 f"it is defined at line {earlier.line} on some paths only, in a branch of an if or a choose "
                 "or in a loop that may not run: define it on every path, or before the block"
             )
-        later = self.sequence_names.get(name)
+        later = sequence_names.get(name)
         if later is not None:
             return (
                 f"it is defined later, at line {later.line}: vars and steps run in order, so define it before this use"
@@ -251,12 +262,12 @@ class _Compiler:
             self.services[name] = str(url).rstrip("/") if url is not None else ""
         known: set[str] = set()
         variables = []
-        self.sequence_names = {name: value.pos for name, value in scenario.vars}
+        self.var_names = {name: value.pos for name, value in scenario.vars}
         for name, value in scenario.vars:
             compiled = self.renderer(value.raw, value.pos, known)
             variables.append((name, compiled))
             known.add(name)
-        self.sequence_names = {}
+        self.var_names = {}
         self.load_feeders()
         setup_known = set(known)
         setup = self.steps(scenario.setup, setup_known)
@@ -400,15 +411,15 @@ class _Compiler:
     def steps(self, steps: Iterable[Step], known: set[str]) -> list[StepProgram]:
         """Compile steps in order; names they surely define are added to ``known``."""
         steps = tuple(steps)
-        outer_later, outer_earlier = self.sequence_names, self.earlier_names
+        frame: list[Any] = [steps, 0]  # where we are, for the hints of undefined names (see names_around)
+        self.frames.append(frame)
         compiled = []
-        for index, step in enumerate(steps):
-            # For hints: the names this step or a later one defines, and those an earlier one defines
-            # (when one of those is not known, it is defined on some paths only).
-            self.sequence_names = {**outer_later, **defined_names(steps[index:])}
-            self.earlier_names = {**outer_earlier, **defined_names(steps[:index])}
-            compiled.append(self.step(step, known))
-        self.sequence_names, self.earlier_names = outer_later, outer_earlier
+        try:
+            for index, step in enumerate(steps):
+                frame[1] = index
+                compiled.append(self.step(step, known))
+        finally:
+            self.frames.pop()
         return compiled
 
     def block(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -14,6 +15,24 @@ from engine.compose import INCLUDABLE, NO_OVERRIDES, SHARED, Composed, Overrides
 from engine.errors import INTERNAL_ERROR, ErrorSink, Position, ScenarioError, ScenarioErrors
 from engine.source import pos_of
 from engine.validate import describe
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """No cyclic garbage collection while a scenario loads.
+
+    A load makes many objects and frees few: each automatic collection would walk
+    all of them again, which made loading superlinear in the scenario's size
+    (0.7 ms a step at 250 steps, 0.93 at 5,000). What a load leaves as garbage is
+    collected at the next collection after it. The file limits bound what can pile up.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 @dataclass
@@ -30,6 +49,7 @@ class Plan:
         return {**self.user_classes, **({self.shape.__name__: self.shape} if self.shape else {})}
 
 
+@gc_paused()
 def compile_file(path: str | Path, overrides: Overrides = NO_OVERRIDES) -> tuple[Program, str]:
     """Read (with includes and overrides), validate, build and compile one scenario.
 
@@ -92,6 +112,7 @@ def words(node: Any) -> Iterator[str]:
         yield node
 
 
+@gc_paused()
 def check_file(path: str | Path, overrides: Overrides = NO_OVERRIDES) -> list[ScenarioError]:
     """Every problem of one scenario file (empty when it is valid)."""
     try:
@@ -115,6 +136,7 @@ def library_contents(data: Any) -> str | None:
     return "; ".join(parts) or None
 
 
+@gc_paused()
 def check(path: str | Path, overrides: Overrides = NO_OVERRIDES) -> tuple[list[ScenarioError], str | None]:
     """Every problem of one file, checked as a scenario or, when it is one, as a library.
 

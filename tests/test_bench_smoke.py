@@ -40,7 +40,7 @@ def test_bench_smoke_run_prints_every_figure() -> None:
         frames = rf"^memory client={client} deepest_frames_bytes handwritten=[0-9]+ \([0-9]+ pages?\) engine=[0-9]+ "
         assert re.search(frames, output, re.MULTILINE), output
         assert re.search(rf"^budget cpu client={client}: .* (met|MISSED)$", output, re.MULTILINE), output
-    for scenario in ("scenarios/shop.yaml", "scenarios/inventory.yaml", "generated-1000-steps"):
+    for scenario in ("scenarios/shop.yaml", "scenarios/inventory.yaml", "generated-1000-steps", "generated-5000-steps"):
         assert re.search(rf"^load {re.escape(scenario)} cpu_median={NUMBER} s ", output, re.MULTILINE), output
         assert re.search(rf"^budget load {re.escape(scenario)}: .* (met|MISSED)$", output, re.MULTILINE), output
     assert "failures=0" in output and not re.search(r"failures=[1-9]", output), output

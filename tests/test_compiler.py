@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+import inspect
 import textwrap
 from collections.abc import Callable
 from pathlib import Path
@@ -463,3 +465,29 @@ def test_a_templated_request_name_is_refused_at_load(problems: Problems) -> None
         f"7:15: name: is a fixed row in Locust's statistics, not a template ({hint})",
         f"10:17: name: is a fixed row in Locust's statistics, not a template ({hint})",
     ]
+
+
+def test_a_load_runs_no_garbage_collection_and_leaves_it_on(tmp_path: Path) -> None:
+    """Loading is linear in the scenario's size: no cyclic collection walks the objects a load makes."""
+    from bench.compare import generated_scenario
+    from engine.load import check, compile_file
+
+    path = tmp_path / "big.yaml"
+    path.write_text(generated_scenario(journeys=5, steps=100), encoding="utf-8")
+    collections: list[int] = []
+
+    stages = {"compose", "compile_composed", "build", "compile_scenario"}
+
+    def seen(phase: str, info: dict[str, int]) -> None:
+        # (the collection that the end of a load lets happen at once is fine: it frees what the load left)
+        if phase == "start" and any(frame.function in stages for frame in inspect.stack()):
+            collections.append(info["generation"])
+
+    gc.callbacks.append(seen)
+    try:
+        compile_file(path)
+        assert check(path) == ([], None)
+    finally:
+        gc.callbacks.remove(seen)
+    assert collections == []
+    assert gc.isenabled()
