@@ -9,6 +9,7 @@ them (request line, ``Content-Length``, the presence of a bearer token):
 * ``GET /products`` -> 20 products with ids
 * ``GET /products/<id>`` -> one product (404 for an unknown id)
 * ``POST /cart`` -> ``{"ok": true}`` (401 without ``Authorization: Bearer ...``)
+* ``POST /checkout`` -> 201 ``{"id": ..., "status": "CREATED"}`` (401 without a bearer token)
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ PRODUCTS = [
 
 def answer(status: int, document: Any) -> bytes:
     body = json.dumps(document, separators=(",", ":")).encode()
-    reason = {200: "OK", 401: "Unauthorized", 404: "Not Found"}[status]
+    reason = {200: "OK", 201: "Created", 401: "Unauthorized", 404: "Not Found"}[status]
     head = (
         f"HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\n"
         f"Content-Length: {len(body)}\r\nConnection: keep-alive\r\n\r\n"
@@ -36,10 +37,11 @@ def answer(status: int, document: Any) -> bytes:
     return head.encode() + body
 
 
-LOGIN = answer(200, {"token": TOKEN, "expires_in": 3600})
+LOGIN = answer(200, {"token": TOKEN, "user_id": 7, "expires_in": 3600})
 LISTING = answer(200, PRODUCTS)
 DETAILS = {f"/products/{p['id']}".encode(): answer(200, p) for p in PRODUCTS}
 CART = answer(200, {"ok": True})
+CHECKOUT = answer(201, {"id": 4242, "status": "CREATED", "total": 19.99})
 NOT_FOUND = answer(404, {"error": "not found"})
 UNAUTHORIZED = answer(401, {"error": "unauthorized"})
 
@@ -51,8 +53,10 @@ def route(method: bytes, path: bytes, head: bytes) -> bytes:
         return DETAILS.get(path, NOT_FOUND)
     if path == b"/login":
         return LOGIN
-    if path == b"/cart":
-        return CART if b"authorization: bearer " in head.lower() else UNAUTHORIZED
+    if path in (b"/cart", b"/checkout"):
+        if b"authorization: bearer " not in head.lower():
+            return UNAUTHORIZED
+        return CART if path == b"/cart" else CHECKOUT
     return NOT_FOUND
 
 

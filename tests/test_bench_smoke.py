@@ -31,15 +31,20 @@ def test_bench_smoke_run_prints_every_figure() -> None:
     output = done.stdout
     assert done.returncode == 0, f"exit code {done.returncode}\n{output}\n{done.stderr[-3000:]}"
     for client in ("http", "fast"):
-        summary = re.findall(rf"^client={client} cpu_us_per_request .*$", output, re.MULTILINE)
-        assert len(summary) == 1, output
-        assert re.search(rf"handwritten={NUMBER} engine={NUMBER} ratio={NUMBER}", summary[0]), summary[0]
+        for journey in ("bench", "realistic"):
+            summary = re.findall(rf"^journey={journey} client={client} cpu_us_per_request .*$", output, re.MULTILINE)
+            assert len(summary) == 1, output
+            spread = (
+                rf"ratio={NUMBER} \(engine/handwritten; runs {NUMBER}-{NUMBER}\) control={NUMBER} \({NUMBER}-{NUMBER}\)"
+            )
+            assert re.search(rf"handwritten={NUMBER} engine={NUMBER} {spread}", summary[0]), summary[0]
+            budget = rf"^budget cpu journey={journey} client={client}: engine/handwritten .* (met|MISSED)$"
+            assert re.search(budget, output, re.MULTILINE), output
         assert re.search(rf"^secondary client={client} separate_runs_rps ", output, re.MULTILINE), output
         memory = rf"^memory client={client} users=[0-9]+ peak_rss_growth_mib handwritten=-?{NUMBER} engine=-?{NUMBER}"
         assert re.search(memory, output, re.MULTILINE), output
         frames = rf"^memory client={client} deepest_frames_bytes handwritten=[0-9]+ \([0-9]+ pages?\) engine=[0-9]+ "
         assert re.search(frames, output, re.MULTILINE), output
-        assert re.search(rf"^budget cpu client={client}: .* (met|MISSED)$", output, re.MULTILINE), output
     for scenario in ("scenarios/shop.yaml", "scenarios/inventory.yaml", "generated-1000-steps", "generated-5000-steps"):
         assert re.search(rf"^load {re.escape(scenario)} cpu_median={NUMBER} s ", output, re.MULTILINE), output
         assert re.search(rf"^budget load {re.escape(scenario)}: .* (met|MISSED)$", output, re.MULTILINE), output
