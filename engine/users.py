@@ -178,6 +178,7 @@ class ScenarioUser:
         super().__init__(environment)  # type: ignore[call-arg]
         self.vars = self.program.new_scope()
         self.session_headers: dict[str, str] = {}
+        self.header_cache: dict[Any, tuple[dict[str, str], dict[str, str]]] = {}
         self.started = False
         self.retry_waits = False
         self.stop_reason: str | None = None

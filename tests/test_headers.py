@@ -5,6 +5,8 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
+import pytest
+
 from engine.steps import HeaderPlan, merge_headers
 from engine.templates import Constant, Lookup, Mapping_
 
@@ -85,3 +87,30 @@ def test_requests_are_prepared_at_load_time_as_far_as_their_templates_allow(writ
     ]
     assert steps[0].fixed_headers == {"Content-Type": "application/json"}
     assert steps[3].header_plan is not None and steps[3].header_plan.base == {"Content-Type": "application/json"}
+
+
+@pytest.mark.parametrize("client", ["http", "fast"])
+def test_a_constant_request_sends_the_session_headers_of_the_moment(harness, client) -> None:
+    """A constant request keeps its merged headers until a headers step replaces the session headers."""
+    h = harness(
+        f"""
+        version: 1
+        defaults: {{client: {client}}}
+        journeys:
+          rounds:
+            steps:
+              - loop: {{count: 3}}
+                steps:
+                  - headers: {{X-Round: "r{{{{ index }}}}"}}
+                  - get: /echo
+                    name: Echo
+                    expect: {{json: {{"$.headers.x-round": "r{{{{ index }}}}"}}}}
+                  - get: /echo
+                    name: Echo again
+                    expect: {{json: {{"$.headers.x-round": "r{{{{ index }}}}"}}}}
+        """
+    )
+    user = h.user()
+    h.journey(user)
+    assert (h.requests("Echo"), h.requests("Echo again")) == (3, 3)
+    assert h.errors() == []

@@ -50,6 +50,11 @@ class Runner(Protocol):
     """What a step needs from the Locust user running it."""
 
     session_headers: dict[str, str]
+    """Replaced (never changed in place) by a ``headers`` step."""
+
+    header_cache: dict[Any, tuple[dict[str, str], dict[str, str]]]
+    """Per constant request: the session headers it last merged with, and the merged headers (the clients copy
+    the headers they are given, so one merged dict serves every request until the session headers change)."""
 
     client: Any
 

@@ -47,6 +47,7 @@ class _Session:
 
     def __init__(self, session_headers: dict[str, str]) -> None:
         self.session_headers = session_headers
+        self.header_cache: dict[Any, tuple[dict[str, str], dict[str, str]]] = {}
 
 
 _NO_SESSION: Any = _Session({})
@@ -335,7 +336,13 @@ class RequestProgram(StepProgram):
             session = user.session_headers
             if not session:
                 return self.fixed_url, self.fixed_headers, self.fixed_data
-            return self.fixed_url, merge_headers(self.below_session, session, self.above_session), self.fixed_data
+            merged = user.header_cache.get(self)  # (the session headers it was merged with, the result)
+            if merged is None or merged[0] is not session:  # a headers step replaces the dict: merge again
+                merged = user.header_cache[self] = (
+                    session,
+                    merge_headers(self.below_session, session, self.above_session),
+                )
+            return self.fixed_url, merged[1], self.fixed_data
         return self._build(user, scope)
 
     def _layers(self, scope: Scope) -> tuple[list[Mapping[str, Any]], list[Mapping[str, Any]]]:
