@@ -71,17 +71,7 @@ def parser() -> argparse.ArgumentParser:
         "A file that scenarios include (only vars, fragments, data, services, environments) is checked as a library.",
     )
     validate.add_argument("files", nargs="+", metavar="FILE")
-    validate.add_argument("--env", metavar="NAME", help="check with one of the scenario's environments applied")
-    validate.add_argument(
-        "--var", metavar="NAME=VALUE", action="append", default=[], help="check with a var replaced (repeatable)"
-    )
-    validate.add_argument(
-        "--allow-path",
-        metavar="DIR",
-        action="append",
-        default=[],
-        help="let the scenario read files from this folder too (repeatable); by default only its own folder",
-    )
+    scenario_options(validate)
     validate.add_argument("-q", "--quiet", action="store_true", help="print problems only")
     dry = commands.add_parser(
         "dry-run",
@@ -93,8 +83,7 @@ def parser() -> argparse.ArgumentParser:
         "every time); secrets are masked.",
     )
     dry.add_argument("file", metavar="FILE")
-    dry.add_argument("--persona", action="append", default=[], metavar="NAME", help="only this persona (repeatable)")
-    dry.add_argument("--journey", action="append", default=[], metavar="NAME", help="only this journey (repeatable)")
+    selection_options(dry)
     dry.add_argument("-H", "--host", metavar="URL", help="the host the paths go to (default: the scenario's)")
     dry.add_argument("--format", choices=FORMATS, default="text", help="text (default), http (an .http file) or curl")
     dry.add_argument("--seed", type=int, help="seed for fake, uuid() and random (default: faker.seed, or 0)")
@@ -106,12 +95,11 @@ def parser() -> argparse.ArgumentParser:
         "(setup and teardown too), printing for every request what was sent, the response (status, time, headers, "
         "the body up to --body-limit characters, JSON pretty-printed), each expectation with pass or fail and the "
         "actual value, and each value saved. Thinks are skipped. Secrets are masked. Exit 0 when every step passed, "
-        "1 otherwise.",
+        "1 otherwise, 2 for an invalid scenario or a usage error.",
     )
     trace.add_argument("file", metavar="FILE")
     trace.add_argument("-H", "--host", metavar="URL", help="the target (default: the scenario's host)")
-    trace.add_argument("--persona", action="append", default=[], metavar="NAME", help="only this persona (repeatable)")
-    trace.add_argument("--journey", action="append", default=[], metavar="NAME", help="only this journey (repeatable)")
+    selection_options(trace)
     trace.add_argument("--output", metavar="FILE", help="also write the trace as JSON to FILE")
     trace.add_argument("--body-limit", type=int, default=2000, metavar="N", help="characters of a body to show")
     scenario_options(trace)
@@ -119,11 +107,25 @@ def parser() -> argparse.ArgumentParser:
 
 
 def scenario_options(command: argparse.ArgumentParser) -> None:
-    """--env, --var and --allow-path, as validate and locust take them."""
+    """--env, --var and --allow-path, as locust takes them."""
     command.add_argument("--env", metavar="NAME", help="apply one of the scenario's environments")
     command.add_argument("--var", metavar="NAME=VALUE", action="append", default=[], help="replace a var (repeatable)")
     command.add_argument(
-        "--allow-path", metavar="DIR", action="append", default=[], help="let the scenario read files from this folder"
+        "--allow-path",
+        metavar="DIR",
+        action="append",
+        default=[],
+        help="let the scenario read files from this folder too (repeatable); by default only its own folder",
+    )
+
+
+def selection_options(command: argparse.ArgumentParser) -> None:
+    """--persona and --journey: which part of the scenario a dry run or a trace plays."""
+    command.add_argument(
+        "--persona", action="append", default=[], metavar="NAME", help="only this persona (repeatable)"
+    )
+    command.add_argument(
+        "--journey", action="append", default=[], metavar="NAME", help="only this journey (repeatable)"
     )
 
 

@@ -82,9 +82,12 @@ class ScenarioShape(LoadTestShape):
         """Whether a stage of any profile names personas."""
         return any(stage.personas is not None for profile in cls.profiles.values() for stage in profile.stages)
 
+    def profile_name(self) -> str | None:
+        """The profile to play: Locust's ``--profile`` (or the web UI's field), else ``load.default``."""
+        return (self.runner.environment.profile if self.runner else None) or self.default_profile
+
     def selected(self) -> Profile | None:
-        environment = self.runner.environment if self.runner else None
-        name = (environment.profile if environment is not None else None) or self.default_profile
+        name = self.profile_name()
         if not name:
             return None
         profile = self.profiles.get(name)
@@ -94,7 +97,7 @@ class ScenarioShape(LoadTestShape):
 
     def progress(self) -> str | None:
         """``profile load: ramp up, 01:20 of 10:30, 45/100 users`` (None without a profile)."""
-        name = (self.runner.environment.profile if self.runner else None) or self.default_profile
+        name = self.profile_name()
         profile = self.profiles.get(name) if name else None
         if profile is None:
             return None
@@ -111,8 +114,7 @@ class ScenarioShape(LoadTestShape):
         run_time = getattr(options, "run_time", None)
         if run_time and elapsed >= run_time:
             return None  # -t caps every profile
-        name = (self.runner.environment.profile if self.runner else None) or self.default_profile
-        if not name:  # no profile: Locust's own -u/-r (and -t, above)
+        if not self.profile_name():  # no profile: Locust's own -u/-r (and -t, above)
             users = getattr(options, "num_users", None) or 1
             return users, getattr(options, "spawn_rate", None) or 1
         profile = self.selected()

@@ -48,6 +48,10 @@ class Result:
     no_data: str = "no data: nothing it measures ran"
     """Why nothing was measured, in words (shown when ``measured`` is None)."""
 
+    @property
+    def status(self) -> str:
+        return "PASS" if self.passed else "ABORT" if self.aborted else "FAIL"
+
     def shown(self) -> str:
         """``measured 123ms``, or why there is no measurement."""
         return self.no_data if self.measured is None else f"measured {show(self.threshold, self.measured)}"
@@ -254,8 +258,7 @@ class Verdict:
         results = self.results or (self.evaluate(stats) if ended and self.refusal is None else [])
         if results:
             for r in results:
-                status = "PASS" if r.passed else "ABORT" if r.aborted else "FAIL"
-                rows.append({"status": status, "threshold": r.threshold.text, "measured": r.shown()})
+                rows.append({"status": r.status, "threshold": r.threshold.text, "measured": r.shown()})
         else:
             windowed = {id(w.threshold): w for w in self.windows}
             counters = self.program.counters.totals
@@ -332,8 +335,7 @@ class Verdict:
             width = max(len(r.threshold.text) for r in self.results)
             lines.append(f"Thresholds of scenario {self.program.scenario.name}:")
             for r in self.results:
-                status = "PASS" if r.passed else "ABORT" if r.aborted else "FAIL"
-                lines.append(f"  {status:<5} {r.threshold.text:<{width}}  {r.shown()}")
+                lines.append(f"  {r.status:<5} {r.threshold.text:<{width}}  {r.shown()}")
         if self.program.counters.totals:
             counters = ", ".join(f"{k}={_number(v)}" for k, v in sorted(self.program.counters.totals.items()))
             lines.append(f"Counters: {counters}")
