@@ -384,9 +384,11 @@ def primary(host: str, args: argparse.Namespace) -> dict[tuple[str, str], list[S
         f"{args.warmup:g} s warm-up + {args.seconds:g} s measured, {args.runs} runs per journey and client, "
         f"clock={args.clock}); ratio = engine / hand-written"
     )
-    results: dict[tuple[str, str], list[SideBySide]] = {(j.name, c): [] for j in JOURNEYS for c in CLIENTS}
+    journeys = [j for j in JOURNEYS if args.journey in (None, j.name)]
+    clients = [c for c in CLIENTS if args.client in (None, c)]
+    results: dict[tuple[str, str], list[SideBySide]] = {(j.name, c): [] for j in journeys for c in clients}
     for run in range(1, args.runs + 1):
-        pairs = [(journey, client) for journey in JOURNEYS for client in CLIENTS]
+        pairs = [(journey, client) for journey in journeys for client in clients]
         for journey, client in pairs if run % 2 else pairs[::-1]:
             result = side_by_side(client, host, args, journey)
             results[journey.name, client].append(result)
@@ -727,7 +729,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="leave out a part (repeatable)",
     )
     parser.add_argument("--memory-child", choices=["handwritten", "engine"], help=argparse.SUPPRESS)
-    parser.add_argument("--client", choices=CLIENTS, help=argparse.SUPPRESS)
+    parser.add_argument("--journey", choices=[j.name for j in JOURNEYS], help="only this journey (default: both)")
+    parser.add_argument("--client", choices=CLIENTS, help="only this client in the side-by-side runs (default: both)")
     parser.add_argument("--host", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.smoke:

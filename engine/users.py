@@ -28,6 +28,7 @@ from locust.user.task import LOCUST_STATE_RUNNING, LOCUST_STATE_STOPPING, LOCUST
 from urllib3.exceptions import InvalidChunkLength
 
 from engine.compiler import JourneyProgram, PersonaProgram, Program
+from engine.cookies import CookieJar, SessionCookieJar
 from engine.model import Wait
 from engine.secrets import Secrets, guard_client_logs
 from engine.steps import StopRequested, iter_requests, run_steps
@@ -291,6 +292,7 @@ class ScenarioHttpUser(ScenarioUser, HttpUser):
         super().__init__(environment)
         self.client.verify = self.verify_tls
         self.client.headers.update(CLIENT_HEADERS)
+        self.client.cookies = SessionCookieJar()
 
     request_options = RequestOptions(_http_options)
 
@@ -312,6 +314,10 @@ class ScenarioFastUser(ScenarioUser, FastHttpUser):
     default_headers = CLIENT_HEADERS
 
     request_options = RequestOptions(_fast_options)
+
+    def __init__(self, environment: Any) -> None:
+        super().__init__(environment)
+        self.client.cookiejar = self.client.client.cookiejar = CookieJar()  # the session's and its agent's
 
     def transport_error(self, response: Any, timeout: float) -> str | None:
         """Why no response, or not all of it, arrived; None for a response whose only error is its status.

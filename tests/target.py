@@ -126,6 +126,23 @@ def create_app() -> Flask:
             cookies=dict(request.cookies),
         )
 
+    @app.get("/cookies/set")
+    def set_cookies():  # type: ignore[no-untyped-def]
+        """Each query parameter becomes a cookie; ``then=/path`` answers with a redirect there instead."""
+        then = request.args.get("then")
+        response = redirect(then, code=302) if then else jsonify(ok=True)
+        for name, value in request.args.items():
+            if name != "then":
+                response.set_cookie(name, value)
+        return response
+
+    @app.get("/cookies/delete")
+    def delete_cookies():  # type: ignore[no-untyped-def]
+        response = jsonify(ok=True)
+        for name in request.args:
+            response.delete_cookie(name)
+        return response
+
     @app.route("/echo", methods=["HEAD"])
     def echo_head():  # type: ignore[no-untyped-def]
         return Response(status=200, headers={"X-Method": "HEAD"})

@@ -78,14 +78,14 @@ def test_requests_are_prepared_at_load_time_as_far_as_their_templates_allow(writ
     )
     plan = load_plan(path, module="prepared")
     steps = plan.user_classes["U"].persona_program.journeys[0].steps
-    assert [(step.fixed, step.header_plan is not None) for step in steps] == [
-        (True, False),  # nothing templated: URL, headers and body built once
-        (True, False),
-        (False, True),  # templated: headers merged at load time, values filled in per request
-        (False, True),
-        (False, False),  # basic auth: the general merge
+    assert [(step.fixed, step.constant_headers, step.header_plan is not None) for step in steps] == [
+        (True, True, False),  # nothing templated: URL, headers and body built once
+        (True, True, False),
+        (False, True, False),  # a templated URL: the constant headers are still merged once
+        (False, False, True),  # templated headers: merged at load time, values filled in per request
+        (False, False, False),  # basic auth: the general merge
     ]
-    assert steps[0].fixed_headers == {"Content-Type": "application/json"}
+    assert steps[0].plain_headers == {"Content-Type": "application/json"}
     assert steps[3].header_plan is not None and steps[3].header_plan.base == {"Content-Type": "application/json"}
 
 
@@ -113,4 +113,36 @@ def test_a_constant_request_sends_the_session_headers_of_the_moment(harness, cli
     user = h.user()
     h.journey(user)
     assert (h.requests("Echo"), h.requests("Echo again")) == (3, 3)
+    assert h.errors() == []
+
+
+@pytest.mark.parametrize("client", ["http", "fast"])
+def test_a_null_step_header_removes_a_session_header_on_prepared_requests(harness, client) -> None:
+    """``X-Trace: null`` on a step removes the session's X-Trace, whether the rest of the request is constant or not."""
+    h = harness(
+        f"""
+        version: 1
+        defaults: {{client: {client}}}
+        journeys:
+          j:
+            steps:
+              - set: {{v: 1}}
+              - headers: {{X-Trace: traced, X-Keep: kept}}
+              - get: /echo
+                name: Constant
+                headers: {{X-Trace: null}}
+                expect: {{json: {{"$.headers.x-trace": {{exists: false}}, "$.headers.x-keep": kept}}}}
+              - get: /echo?v={{{{ v }}}}
+                name: Templated
+                headers: {{x-trace: null}}
+                expect: {{json: {{"$.headers.x-trace": {{exists: false}}, "$.headers.x-keep": kept}}}}
+              - get: /echo
+                name: Session
+                expect: {{json: {{"$.headers.x-trace": traced}}}}
+        """
+    )
+    user = h.user()
+    h.journey(user)
+    h.journey(user)
+    assert (h.requests("Constant"), h.requests("Templated"), h.requests("Session")) == (2, 2, 2)
     assert h.errors() == []

@@ -317,33 +317,42 @@ class RequestProgram(StepProgram):
         self.savers = savers
         self.keep_going = spec.on_failure == "continue"
         self.header_plan: HeaderPlan | None = None
-        renderers_used = (url, self.params, self.body, self.headers, default_headers, self.auth)
-        self.fixed = all(r is None or r.constant for r in renderers_used)
+        # headers with no template (the step's, the defaults', no auth): merged once, and once per user and
+        # version of its session headers, whatever the URL and body do
+        self.constant_headers = all(r is None or r.constant for r in (self.headers, default_headers, self.auth))
+        if self.constant_headers:
+            try:
+                self.below_session, self.above_session = self._layers({})
+                self.plain_headers = merge_headers(*self.below_session, *self.above_session)
+            except Exception:  # invalid values (reported at load) fail at run time, as a failed request
+                self.constant_headers = False
+        renderers_used = (url, self.params, self.body)
+        self.fixed = self.constant_headers and all(r is None or r.constant for r in renderers_used)
         if self.fixed:  # nothing templated: the URL, body and headers are the same on every request
             try:
-                self.fixed_url, self.fixed_headers, self.fixed_data = self._build(_NO_SESSION, {})
-                session_below, session_above = self._layers({})
+                self.fixed_url, _, self.fixed_data = self._build(_NO_SESSION, {})
             except Exception:  # invalid values (reported at load) fail at run time, as a failed request
                 self.fixed = False
-            else:
-                self.below_session = merge_headers(*session_below)
-                self.above_session = merge_headers(*session_above)
-        if not self.fixed and self.auth is None and (default_headers is None or default_headers.constant):
+        if not self.constant_headers and self.auth is None and (default_headers is None or default_headers.constant):
             self.header_plan = HeaderPlan.of(self._below({}), self.headers)
 
     def _prepare(self, user: Runner, scope: Scope) -> tuple[str, dict[str, str], str | None]:
         if self.fixed:
-            session = user.session_headers
-            if not session:
-                return self.fixed_url, self.fixed_headers, self.fixed_data
-            merged = user.header_cache.get(self)  # (the session headers it was merged with, the result)
-            if merged is None or merged[0] is not session:  # a headers step replaces the dict: merge again
-                merged = user.header_cache[self] = (
-                    session,
-                    merge_headers(self.below_session, session, self.above_session),
-                )
-            return self.fixed_url, merged[1], self.fixed_data
+            return self.fixed_url, self._merged(user), self.fixed_data
         return self._build(user, scope)
+
+    def _merged(self, user: Runner) -> dict[str, str]:
+        """Constant headers merged with the user's session headers (cached per version of them)."""
+        session = user.session_headers
+        if not session:
+            return self.plain_headers
+        merged = user.header_cache.get(self)  # (the session headers it was merged with, the result)
+        if merged is None or merged[0] is not session:  # a headers step replaces the dict: merge again
+            merged = user.header_cache[self] = (
+                session,
+                merge_headers(*self.below_session, session, *self.above_session),
+            )
+        return merged[1]
 
     def _layers(self, scope: Scope) -> tuple[list[Mapping[str, Any]], list[Mapping[str, Any]]]:
         """The header layers below the session headers (body type, defaults) and above them (step, auth)."""
@@ -384,6 +393,8 @@ class RequestProgram(StepProgram):
                 data = urlencode({k: form_value(v) for k, v in value.items()}, doseq=True)
             else:
                 data = str(value)
+        if self.constant_headers:
+            return url, self._merged(user), data
         if self.header_plan is not None and not user.session_headers:
             return url, self.header_plan.render(scope), data
         below, above = self._layers(scope)

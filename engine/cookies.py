@@ -1,0 +1,35 @@
+"""The clients' cookie jars: the usual ones, minus their work when there is nothing to do.
+
+geventhttpclient asks its jar for a ``Cookie`` header before every request, and
+both clients hand their session's jar every response. With no cookie stored, or
+no ``Set-Cookie`` in a response, :class:`http.cookiejar.CookieJar` still takes
+its lock, reads the clock and walks its policy: 7-8 % of the CPU of a request on
+``client: fast``. These jars skip exactly those calls, whose outcome is known to
+be nothing; every other call is the usual one.
+"""
+
+from __future__ import annotations
+
+import http.cookiejar
+from typing import Any
+
+from requests.cookies import RequestsCookieJar
+
+
+class _Quiet(http.cookiejar.CookieJar):
+    def add_cookie_header(self, request: Any) -> None:
+        if self._cookies:  # type: ignore[attr-defined]
+            super().add_cookie_header(request)
+
+    def extract_cookies(self, response: Any, request: Any) -> None:
+        headers = response.info()  # names compare case-insensitively (geventhttpclient's and http.client's)
+        if "set-cookie" in headers or "set-cookie2" in headers:
+            super().extract_cookies(response, request)
+
+
+class CookieJar(_Quiet):
+    """The fast client's jar (its session's and its agent's)."""
+
+
+class SessionCookieJar(_Quiet, RequestsCookieJar):
+    """The http client's session jar (python-requests)."""
