@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from importlib import metadata
 from typing import Any, TextIO
 
+from engine import __version__
 from engine.locustfiles import LOCUSTFILE
 from engine.options import OPTIONS
 
@@ -48,7 +49,7 @@ def version() -> str:
         except metadata.PackageNotFoundError:
             return "not installed"
 
-    return f"{PROG} {of('locust-scenarios')} (locust {of('locust')}, Python {platform.python_version()})"
+    return f"{PROG} {__version__} (locust {of('locust')}, Python {platform.python_version()})"
 
 
 def parser() -> argparse.ArgumentParser:

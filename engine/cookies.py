@@ -10,6 +10,7 @@ be nothing; every other call is the usual one.
 
 from __future__ import annotations
 
+import email.message
 import http.cookiejar
 from typing import Any
 
@@ -22,9 +23,16 @@ class _Quiet(http.cookiejar.CookieJar):
             super().add_cookie_header(request)
 
     def extract_cookies(self, response: Any, request: Any) -> None:
-        headers = response.info()  # names compare case-insensitively (geventhttpclient's and http.client's)
-        if "set-cookie" in headers or "set-cookie2" in headers:
+        if _sets_cookies(response.info()):
             super().extract_cookies(response, request)
+
+
+def _sets_cookies(headers: Any) -> bool:
+    """Whether response headers may set a cookie (``Set-Cookie`` or ``Set-Cookie2``, in any case)."""
+    if isinstance(headers, email.message.Message):  # http.client's: ``in`` would lower-case a list of every name
+        names = set(map(str.lower, headers.keys()))
+        return "set-cookie" in names or "set-cookie2" in names
+    return "set-cookie" in headers or "set-cookie2" in headers  # geventhttpclient's: names are kept lower-case
 
 
 class CookieJar(_Quiet):

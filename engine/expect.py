@@ -14,9 +14,8 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jsonschema
 import yaml
 
 from engine.errors import ErrorSink, did_you_mean
@@ -28,6 +27,9 @@ from engine.secrets import NO_SECRETS, Secrets
 from engine.sentinels import Sentinel
 from engine.source import position_of
 from engine.templates import RESPONSE_NAMES, Constant, Renderer, Scope, Sequence_, Templates
+
+if TYPE_CHECKING:  # jsonschema is imported only for a scenario with a schema: expectation
+    import jsonschema
 
 log = logging.getLogger("engine.expect")
 _ABSENT: Any = Sentinel("absent")
@@ -286,6 +288,9 @@ class Checks:
         self.max_ms = spec.max_ms
         if spec.schema is not None:
             self.schema = _schema_validator(spec.schema, base, sink, files)
+            from jsonschema.exceptions import best_match
+
+            self.best_match = best_match
         self.needs_response = bool(set(self.renderers().names) & set(RESPONSE_NAMES))
 
     def describe(self) -> str:
@@ -334,7 +339,7 @@ class Checks:
             except NotJson as exc:
                 problems.append(f"schema: {exc}")
                 return
-            error = jsonschema.exceptions.best_match(self.schema.iter_errors(document))
+            error = self.best_match(self.schema.iter_errors(document))
             if error is not None:
                 where = _INDEX.sub("[*]", error.json_path)
                 rule = "false" if error.validator is None else error.validator  # a `false` (sub)schema
@@ -419,6 +424,8 @@ def _schema_validator(
             where = f" at line {mark.line + 1}" if mark is not None else ""
             sink.add(value.pos, f"schema file {document} is not valid YAML{where}: {getattr(exc, 'problem', None)}")
             return None
+    import jsonschema
+
     cls = jsonschema.validators.validator_for(document, default=jsonschema.Draft202012Validator)
     try:
         cls.check_schema(document)

@@ -3,16 +3,14 @@
 ``$.token``, ``$.user.id``, ``$[0].id`` and ``$['a b'][2]`` are *simple*: they
 name at most one value and are looked up with ``[]``. Anything else (``*``,
 ``..``, slices, filters, unions) goes through :mod:`jsonpath_ng.ext` and names
-a list of values.
+a list of values; jsonpath-ng is imported only when a scenario has such a path
+(it and its parser tables cost the process most of a MiB).
 """
 
 from __future__ import annotations
 
 import re
 from typing import Any
-
-from jsonpath_ng import jsonpath as ast
-from jsonpath_ng.ext import parse as parse_ext
 
 from engine.sentinels import Sentinel
 
@@ -35,13 +33,15 @@ class JsonPathError(ValueError):
 class JsonPath:
     """A compiled JSONPath: :meth:`find` returns the list of matched values."""
 
-    __slots__ = ("_expr", "_keys", "multi", "text")
+    __slots__ = ("_expr", "_keys", "_names", "_spread", "multi", "text")
 
     def __init__(self, text: str) -> None:
         self.text = text
         self._keys = _simple_keys(text)
         self._expr: Any = None
         if self._keys is None:
+            from jsonpath_ng.ext import parse as parse_ext
+
             try:
                 self._expr = parse_ext(text)
             except Exception as exc:  # jsonpath-ng raises several unrelated types
@@ -49,12 +49,29 @@ class JsonPath:
             self.multi = _is_multi(self._expr)
         else:
             self.multi = ALL in self._keys
+        keys = self._keys or (0,)
+        self._names = all(type(key) is str for key in keys)  # $.a.b: plain indexing, a miss is a KeyError/TypeError
+        self._spread = len(keys) == 2 and keys[0] is ALL and type(keys[1]) is str  # $[*].id
 
     def find(self, document: Any) -> list[Any]:
         """Every value the path names in ``document`` (at most one for a path without ``[*]``)."""
         keys = self._keys
         if keys is None:
             return [match.value for match in self._expr.find(document)]
+        if self._names:  # JSON's types: a name on a list, a string, a number or null is a TypeError
+            node = document
+            try:
+                for key in keys:
+                    node = node[key]
+            except (KeyError, TypeError):
+                return []
+            return [node]
+        if self._spread and type(document) is list:
+            name = keys[1]
+            try:
+                return [item[name] for item in document]
+            except (KeyError, TypeError):  # an item without it, or not an object: the careful way
+                pass
         if self.multi:
             return _expand(document, keys)
         node = document
@@ -109,6 +126,8 @@ def _simple_keys(text: str) -> tuple[Any, ...] | None:
 
 def _is_multi(expr: Any) -> bool:
     """True when a parsed path can name more than one value."""
+    from jsonpath_ng import jsonpath as ast
+
     if type(expr).__name__ in _MULTI_NODES:
         return True
     if isinstance(expr, ast.Fields) and (len(expr.fields) != 1 or expr.fields[0] == "*"):

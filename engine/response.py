@@ -55,8 +55,11 @@ class ResponseView:
         """JSON is UTF-8 (RFC 8259; UTF-16/32 are recognised too): the bytes are parsed as they are,
         without decoding them to text first. Bytes that are not UTF-8 are read in the charset the
         response declares."""
+        content = self._raw.content or b""
         try:
-            return _json.loads(self._raw.content or b"")
+            if content[:1] in b"{[" and content[1:2] != b"\x00":  # an object or array in UTF-8, as json.loads
+                return _json.loads(content.decode("utf-8", "surrogatepass"))  # would tell: without its detection
+            return _json.loads(content)
         except UnicodeDecodeError:
             try:
                 return _json.loads(self.text)

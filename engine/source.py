@@ -247,11 +247,121 @@ def _bounded(root: yaml.Node, file: str) -> ScenarioError | None:
     return None
 
 
+class _NotPlain(Exception):
+    """A document that :func:`_construct_plain` leaves to the constructor: an alias, a merge key, a tag,
+    a problem, or bounds to check."""
+
+
+_STR = "tag:yaml.org,2002:str"
+_MAP = "tag:yaml.org,2002:map"
+_SEQ = "tag:yaml.org,2002:seq"
+_NULL = "tag:yaml.org,2002:null"
+_BOOL = "tag:yaml.org,2002:bool"
+_INT = "tag:yaml.org,2002:int"
+_FLOAT = "tag:yaml.org,2002:float"
+
+
+def _construct_plain(loader: Any, root: yaml.Node, file: str) -> Any:
+    """What ``loader.construct_document(root)`` makes of a plain document, in one pass and several times faster.
+
+    Plain: a tree (no node reached twice, so no alias), within MAX_DEPTH and MAX_NODES, of mappings, lists
+    and scalars with YAML's standard null, bool, int, float and str tags, with neither a duplicate key, nor a
+    merge key, nor a problem. Anything else raises :class:`_NotPlain`, and the document is checked
+    (:func:`_bounded`) and constructed as before, which finds the same values, or the same problems.
+    """
+    seen: set[int] = set()
+    count = 0
+    value_position = loader.value_position
+    bool_values = loader.bool_values
+    construct_int = loader.construct_yaml_int
+    construct_float = loader.construct_yaml_float
+    scalar_node, mapping_node, sequence_node = yaml.ScalarNode, yaml.MappingNode, yaml.SequenceNode
+
+    def scalar(node: Any) -> Any:
+        tag = node.tag
+        if tag == _STR:
+            return node.value
+        if tag == _INT:
+            return construct_int(node)
+        if tag == _NULL:
+            return None
+        if tag == _BOOL:
+            value = bool_values.get(node.value.lower())
+            if value is None:
+                raise _NotPlain
+            return value
+        if tag == _FLOAT:
+            return construct_float(node)
+        raise _NotPlain
+
+    def at(node: Any) -> Position:
+        if node.__class__ is scalar_node and node.style in ("|", ">"):
+            return value_position(node)
+        mark = node.start_mark
+        return Position(file, mark.line + 1, mark.column + 1)
+
+    def construct(node: Any, depth: int) -> Any:
+        nonlocal count
+        count += 1
+        kind = node.__class__
+        if kind is scalar_node:
+            return scalar(node)
+        key = id(node)
+        if key in seen:
+            raise _NotPlain
+        seen.add(key)
+        items = node.value
+        if items and depth > MAX_DEPTH:
+            raise _NotPlain
+        mark = node.start_mark
+        if kind is mapping_node:
+            if node.tag != _MAP:
+                raise _NotPlain
+            data = MarkedDict()
+            data.pos = Position(file, mark.line + 1, mark.column + 1)
+            key_pos: dict[Any, Position] = {}
+            value_pos: dict[Any, Position] = {}
+            data.key_pos, data.value_pos = key_pos, value_pos
+            inner = depth + 1
+            for key_node, value_node in items:
+                if key_node.__class__ is not scalar_node:
+                    raise _NotPlain
+                count += 1
+                name = scalar(key_node)
+                if name in data:
+                    raise _NotPlain
+                data[name] = construct(value_node, inner)
+                if name.__class__ is not str:
+                    if not hasattr(data, "spelled"):
+                        data.spelled = {}
+                    data.spelled[name] = str(key_node.value)
+                key_mark = key_node.start_mark
+                key_pos[name] = Position(file, key_mark.line + 1, key_mark.column + 1)
+                value_pos[name] = at(value_node)
+            return data
+        if kind is sequence_node and node.tag == _SEQ:
+            seq = MarkedList()
+            seq.pos = Position(file, mark.line + 1, mark.column + 1)
+            seq.item_pos = [at(item) for item in items]
+            seq.extend([construct(item, depth + 1) for item in items])
+            return seq
+        raise _NotPlain
+
+    data = construct(root, 1)
+    if count > MAX_NODES or loader.problems:
+        raise _NotPlain
+    return data
+
+
 def _load(loader: Any, file: str) -> Any:
     """Compose, check the bounds, then construct."""
     node = loader.get_single_node()
     if node is None:
         return None
+    try:
+        return _construct_plain(loader, node, file)
+    except _NotPlain:
+        loader.problems.clear()  # the constructor finds them again
     problem = _bounded(node, file)
     if problem is not None:
         raise ScenarioErrors([problem])

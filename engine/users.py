@@ -143,8 +143,9 @@ def _inner(error: BaseException) -> BaseException | None:
 
 
 def _http_options(timeout: float, allow_redirects: bool) -> dict[str, Any]:
-    """python-requests applies ``timeout`` to connecting and to each read: within the step's deadline."""
-    return {"timeout": timeout, "allow_redirects": allow_redirects, "catch_response": True}
+    """No ``timeout=`` for python-requests either: the step's deadline (:mod:`engine.timeouts`) bounds the whole
+    request, connecting and every read, as on the fast client (urllib3 would validate the value on every request)."""
+    return {"allow_redirects": allow_redirects, "catch_response": True}
 
 
 def _fast_options(timeout: float, allow_redirects: bool) -> dict[str, Any]:

@@ -19,13 +19,14 @@ import re
 from collections.abc import Iterator
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
-
-import jsonschema
-from jsonschema.exceptions import ValidationError
+from typing import TYPE_CHECKING, Any
 
 from engine.errors import ScenarioError, did_you_mean
+from engine.schema_check import Check, compile_check
 from engine.source import position_of
+
+if TYPE_CHECKING:  # jsonschema is imported when a document fails the fast check (engine.schema_check)
+    from jsonschema.exceptions import ValidationError
 
 SCHEMA_FILE = Path(__file__).with_name("scenario.schema.json")
 
@@ -60,6 +61,8 @@ def _pattern_properties(validator: Any, patterns: Any, instance: Any, schema: An
 
 def _additional_properties(validator: Any, allowed: Any, instance: Any, schema: Any) -> Iterator[ValidationError]:
     """jsonschema's ``additionalProperties`` for YAML mappings: a key that is not text is never a pattern match."""
+    from jsonschema.exceptions import ValidationError  # only jsonschema calls this: it is imported
+
     if not validator.is_type(instance, "object"):
         return
     properties = schema.get("properties", {})
@@ -82,15 +85,33 @@ def _additional_properties(validator: Any, allowed: Any, instance: Any, schema: 
         yield ValidationError(f"Additional properties are not allowed ({', '.join(map(repr, extras))})")
 
 
-_Validator = jsonschema.validators.extend(
-    jsonschema.Draft7Validator,
-    {"patternProperties": _pattern_properties, "additionalProperties": _additional_properties},
-)
+@lru_cache(maxsize=1)
+def _validator() -> Any:
+    """jsonschema's Draft 7 validator of the scenario schema, with the two YAML-aware keywords above."""
+    import jsonschema
+
+    extended = jsonschema.validators.extend(
+        jsonschema.Draft7Validator,
+        {"patternProperties": _pattern_properties, "additionalProperties": _additional_properties},
+    )
+    return extended(schema())
 
 
 @lru_cache(maxsize=1)
-def _validator() -> Any:
-    return _Validator(schema())
+def _fast_check() -> Check | None:
+    """The scenario schema compiled into a validity predicate (None when it uses what the compiler lacks)."""
+    return compile_check(schema())
+
+
+def _fast_valid(data: Any) -> bool:
+    """True when the fast check finds ``data`` valid (then jsonschema finds no error either)."""
+    check = _fast_check()
+    if check is None:
+        return False
+    try:
+        return check(data)
+    except RecursionError:
+        return False  # jsonschema says what it says of a document this deep
 
 
 # Words that authors bring from other tools (Artillery, k6, Tavern, Hurl...) and the key meant here.
@@ -130,6 +151,8 @@ def suggest(key: Any, allowed: Any) -> str | None:
 
 def validate(data: Any) -> list[ScenarioError]:
     """Every schema problem of ``data`` (as loaded by :mod:`engine.source`)."""
+    if _fast_valid(data):
+        return []
     problems: list[ScenarioError] = []
     for error in _validator().iter_errors(data):
         problems.extend(_explain(error, data))
@@ -150,6 +173,8 @@ def check_value(path: list[str], value: Any) -> list[ScenarioError]:
     document: Any = value
     for key in reversed(path):
         document = {key: document}
+    if _fast_valid(document):
+        return []
     problems: list[ScenarioError] = []
     for error in _validator().iter_errors(document):
         if list(error.absolute_path)[: len(path)] == path:

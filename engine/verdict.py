@@ -19,7 +19,6 @@ from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from xml.etree import ElementTree
 
 import gevent
 from locust.runners import MasterRunner, WorkerRunner
@@ -379,6 +378,8 @@ def write_json(path: Path, report: dict[str, Any]) -> None:
 
 def write_junit(path: Path, scenario: str, results: list[Result], refusal: str | None = None) -> None:
     """One JUnit test case per threshold: CI systems show them as tests (one failed case when nothing ran)."""
+    from xml.etree import ElementTree
+
     suite = ElementTree.Element(
         "testsuite",
         name=f"thresholds.{scenario}",

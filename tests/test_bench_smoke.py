@@ -41,7 +41,8 @@ def test_bench_smoke_run_prints_every_figure() -> None:
             budget = rf"^budget cpu journey={journey} client={client}: engine/handwritten .* (met|MISSED)$"
             assert re.search(budget, output, re.MULTILINE), output
         assert re.search(rf"^secondary client={client} separate_runs_rps ", output, re.MULTILINE), output
-        memory = rf"^memory client={client} users=[0-9]+ peak_rss_growth_mib handwritten=-?{NUMBER} engine=-?{NUMBER}"
+        memory = rf"^memory client={client} users=[0-9]+ peak_rss_mib \(whole process\) "
+        memory += rf"handwritten=-?{NUMBER} engine=-?{NUMBER}"
         assert re.search(memory, output, re.MULTILINE), output
         frames = rf"^memory client={client} deepest_frames_bytes handwritten=[0-9]+ \([0-9]+ pages?\) engine=[0-9]+ "
         assert re.search(frames, output, re.MULTILINE), output

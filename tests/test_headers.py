@@ -146,3 +146,38 @@ def test_a_null_step_header_removes_a_session_header_on_prepared_requests(harnes
     h.journey(user)
     assert (h.requests("Constant"), h.requests("Templated"), h.requests("Session")) == (2, 2, 2)
     assert h.errors() == []
+
+
+@pytest.mark.parametrize("client", ["http", "fast"])
+def test_session_headers_sit_between_the_body_type_and_the_steps_own_whatever_their_case(harness, client) -> None:
+    """Beside a JSON body's Content-Type: session headers of other names are added, one of the same name
+    (in any case) wins over it, and a step's own header wins over both."""
+    h = harness(
+        f"""
+        version: 1
+        defaults: {{client: {client}}}
+        journeys:
+          j:
+            steps:
+              - headers: {{X-Session: s, Content-Type: null}}  # the previous run's content-type goes
+              - post: /echo
+                name: Other names
+                json: {{a: 1}}
+                expect: {{json: {{"$.headers.content-type": application/json, "$.headers.x-session": s}}}}
+              - headers: {{content-type: text/plain}}
+              - post: /echo
+                name: Same name
+                json: {{a: 1}}
+                expect: {{json: {{"$.headers.content-type": text/plain, "$.headers.x-session": s}}}}
+              - post: /echo
+                name: Step wins
+                headers: {{X-SESSION: step}}
+                json: {{a: 1}}
+                expect: {{json: {{"$.headers.content-type": text/plain, "$.headers.x-session": step}}}}
+        """
+    )
+    user = h.user()
+    h.journey(user)
+    h.journey(user)
+    assert [h.requests(n, "POST") for n in ("Other names", "Same name", "Step wins")] == [2, 2, 2]
+    assert h.errors() == []

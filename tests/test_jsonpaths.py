@@ -140,3 +140,26 @@ def test_a_compiled_path_is_reusable_across_documents() -> None:
     assert compiled.find(DOC) == [101, 102, 103]
     assert compiled.find({"items": [{"id": 1}]}) == [1]
     assert compiled.find({"items": []}) == []
+
+
+MIXED: list[Any] = [
+    {"id": 1, "name": "a"},
+    {"name": "no id"},
+    "text",
+    None,
+    7,
+    [{"id": 9}],
+    {"id": None},
+    {"id": {"deep": True}},
+]
+
+
+@pytest.mark.parametrize("path", ["$[*].id", "$[*].name", "$.id", "$.name.x", "$[*].id.deep", "$[*][*].id"])
+@pytest.mark.parametrize(
+    "document",
+    [MIXED, MIXED[:1], [MIXED[0], MIXED[6]], [], {"id": 3, "name": {"x": 4}}, "text", None, 5, [[1, 2]]],
+    ids=["mixed", "clean", "null-valued", "empty", "object", "string", "null", "number", "nested"],
+)
+def test_the_fast_paths_agree_with_jsonpath_ng_on_every_shape(path: str, document: Any) -> None:
+    """Names only (``$.a.b``) and ``$[*].name`` are plain indexing that falls back on the first miss."""
+    assert JsonPath(path).find(document) == [match.value for match in parse_ext(path).find(document)]

@@ -7,21 +7,13 @@ Also how query and form values are written (booleans as ``true``/``false``).
 
 from __future__ import annotations
 
-import importlib.metadata
 from collections.abc import Mapping
 from typing import Any
 
+from engine import __version__
 from engine.templates import Constant, Mapping_, Renderer, Scope
 
-
-def _product() -> str:
-    try:
-        return f"locust-scenarios/{importlib.metadata.version('locust-scenarios')}"
-    except importlib.metadata.PackageNotFoundError:
-        return "locust-scenarios"
-
-
-CLIENT_HEADERS: dict[str, str] = {"User-Agent": _product(), "Accept": "*/*"}
+CLIENT_HEADERS: dict[str, str] = {"User-Agent": f"locust-scenarios/{__version__}", "Accept": "*/*"}
 """What both clients send unless ``defaults.headers`` or a step's ``headers`` say otherwise: the lowest layer."""
 
 
