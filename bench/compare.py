@@ -501,6 +501,10 @@ def memory_child(kind: str, client: str, host: str, users: int, spawn_rate: floa
     gc.collect()
     baseline = proc_status_kib("VmRSS")
     cls = HANDWRITTEN[client] if kind == "handwritten" else engine_class(client)
+    if kind == "engine":
+        from engine.load import settle
+
+        settle()  # as the engine's locustfile does after loading
     loaded = proc_status_kib("VmRSS")
     prepare([cls], host, between(60, 61))
     meter = Meter({cls: kind})

@@ -21,7 +21,7 @@ from locust.argument_parser import get_empty_argument_parser
 from engine import diagnose, lifecycle, shape, templates, verdict, webui
 from engine.compose import Overrides
 from engine.errors import ScenarioErrors, did_you_mean
-from engine.load import Plan, load_plan
+from engine.load import Plan, load_plan, settle
 from engine.options import OPTIONS
 
 EXIT_INVALID_SCENARIO = 2
@@ -82,6 +82,7 @@ def load_from_command_line(module: str, argv: list[str] | None = None) -> Plan:
         sys.stderr.write(f"error: --profile {options.profile}: no such profile in {options.scenario} ({hint})\n")
         sys.exit(EXIT_INVALID_SCENARIO)
     watch_workers(plan)
+    settle()
     events.init.add_listener(lambda environment, runner=None, web_ui=None, **_: hook(plan, environment, runner, web_ui))
     return plan
 

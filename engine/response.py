@@ -45,11 +45,12 @@ class ResponseView:
 
     def json(self) -> Any:
         """The parsed JSON body; raises :class:`NotJson` (cached) when it is not JSON."""
-        if self._json is self._UNSET:
-            self._json = self._parse()
-        if isinstance(self._json, NotJson):
-            raise self._json
-        return self._json
+        document = self._json
+        if document is self._UNSET:
+            document = self._json = self._parse()
+        if type(document) is NotJson:
+            raise document
+        return document
 
     def _parse(self) -> Any:
         """JSON is UTF-8 (RFC 8259; UTF-16/32 are recognised too): the bytes are parsed as they are,

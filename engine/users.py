@@ -16,6 +16,7 @@ import socket
 import time
 import zlib
 from collections.abc import Callable, Mapping
+from types import MappingProxyType
 from typing import Any, ClassVar, cast
 
 import gevent
@@ -179,11 +180,13 @@ class ScenarioUser:
     def __init__(self, environment: Any) -> None:
         super().__init__(environment)  # type: ignore[call-arg]
         self.vars = self.program.new_scope()
-        self.session_headers: dict[str, str] = {}
-        self.header_cache: dict[Any, tuple[dict[str, str], dict[str, str]]] = {}
-        self.started = False
-        self.retry_waits = False
-        self.stop_reason: str | None = None
+
+    # Defaults shared by every user until it sets its own: a user costs memory only for what it changes.
+    session_headers: dict[str, str] = {}  # replaced by a headers step, never changed in place
+    header_cache: Any = MappingProxyType({})  # a headers step gives the user its own (read only with session headers)
+    started = False
+    retry_waits = False
+    stop_reason: str | None = None
 
     def on_start(self) -> None:
         """Run ``on_start``; when it fails, no journey runs until a retry succeeds."""

@@ -103,6 +103,12 @@ def _fast_check() -> Check | None:
     return compile_check(schema())
 
 
+def release() -> None:
+    """Forget the schema, its compiled check and its validator (see :func:`engine.load.settle`)."""
+    for cached in (schema, _validator, _fast_check):
+        cached.cache_clear()
+
+
 def _fast_valid(data: Any) -> bool:
     """True when the fast check finds ``data`` valid (then jsonschema finds no error either)."""
     check = _fast_check()

@@ -7,7 +7,7 @@ import http.cookiejar
 import pytest
 from requests.cookies import RequestsCookieJar
 
-from engine.cookies import CookieJar, SessionCookieJar
+from engine.cookies import POLICY, CookieJar, SessionCookieJar
 
 JOURNEY = """
 version: 1
@@ -62,6 +62,7 @@ def test_each_user_has_a_jar_of_its_own(harness, client) -> None:
     assert list(jar) == []
     h.journey(second)  # starts with no cookies: "Before" expects none
     assert h.errors() == []
+    assert jar._policy is POLICY  # one policy for all (it holds no cookie)
 
 
 class _Response:

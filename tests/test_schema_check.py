@@ -164,3 +164,14 @@ def test_loading_a_valid_scenario_does_not_import_jsonschema() -> None:
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+def test_settle_forgets_the_schema_and_a_later_load_rebuilds_it(tmp_path: Path) -> None:
+    from engine.load import load_plan, settle
+
+    load_plan(ROOT / "bench" / "journey.yaml", module="settle_first")
+    assert validate._fast_check.cache_info().currsize == 1
+    settle()
+    assert validate._fast_check.cache_info().currsize == 0 and validate.schema.cache_info().currsize == 0
+    plan = load_plan(ROOT / "bench" / "journey.yaml", module="settle_again")  # the check is compiled again
+    assert plan.user_classes and validate._fast_check.cache_info().currsize == 1

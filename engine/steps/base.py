@@ -54,7 +54,8 @@ class Runner(Protocol):
 
     header_cache: dict[Any, tuple[dict[str, str], dict[str, str]]]
     """Per constant request: the session headers it last merged with, and the merged headers (the clients copy
-    the headers they are given, so one merged dict serves every request until the session headers change)."""
+    the headers they are given, so one merged dict serves every request until the session headers change).
+    A ``headers`` step starts a new one; it is read only while there are session headers."""
 
     client: Any
 

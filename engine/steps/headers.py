@@ -23,6 +23,7 @@ class HeadersProgram(StepProgram):
             user.report_failure("HEADERS", self.where, f"template error: {exc}", scope)
             return False
         user.session_headers = merge_headers(user.session_headers, values)
+        user.header_cache = {}  # merges with the headers before are of no more use
         return True
 
     def rehearse(self, rehearsal: Rehearsal, scope: Scope) -> None:
