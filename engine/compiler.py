@@ -93,11 +93,25 @@ class Program:
     counters: Counters = field(default_factory=Counters)
     secrets: Secrets = field(default_factory=Secrets)
     journey_stats: Any = None  # a locust RequestStats of journey runs, made by engine.users
+    _shared: tuple[Scope, Scope] | None = field(default=None, repr=False)
 
     @property
     def times_journeys(self) -> bool:
         """Whether journey runs are timed: only when a threshold reads them."""
         return any(threshold.journey is not None for threshold in self.scenario.thresholds)
+
+    def shared_scope(self) -> Scope:
+        """The variables of users that never change theirs (see :attr:`engine.users.ScenarioUser.shares_vars`): one
+        dict for all of them while the setup values stay the same (each journey run copies it)."""
+        cached = self._shared
+        if cached is None or cached[0] != self.setup_values:
+            cached = self._shared = (dict(self.setup_values), self.new_scope())
+        return cached[1]
+
+    @property
+    def constant_vars(self) -> bool:
+        """Every ``vars`` entry renders the same for every user."""
+        return all(renderer.constant for _, renderer in self.variables)
 
     def new_scope(self) -> Scope:
         """The variables of a new user: built-ins, ``vars`` rendered in order, then what ``setup`` saved."""

@@ -179,9 +179,12 @@ class ScenarioUser:
 
     def __init__(self, environment: Any) -> None:
         super().__init__(environment)  # type: ignore[call-arg]
-        self.vars = self.program.new_scope()
+        self.vars = self.program.shared_scope() if self.shares_vars else self.program.new_scope()
 
     # Defaults shared by every user until it sets its own: a user costs memory only for what it changes.
+    shares_vars: ClassVar[bool] = False
+    """A persona without on_start or on_stop steps and with constant vars never changes its users' variables
+    (journeys run on a copy): its users share one dict of them."""
     session_headers: dict[str, str] = {}  # replaced by a headers step, never changed in place
     header_cache: Any = MappingProxyType({})  # a headers step gives the user its own (read only with session headers)
     started = False
@@ -456,6 +459,9 @@ def user_classes(
         }
         if persona.fixed_count is not None:
             attributes["fixed_count"] = persona.fixed_count
+        attributes["shares_vars"] = (
+            not persona_program.on_start and not persona_program.on_stop and program.constant_vars
+        )
         if base is ScenarioFastUser:
             longest = longest_timeout(persona_program, defaults.timeout)
             attributes.update(
