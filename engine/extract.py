@@ -96,11 +96,7 @@ class Saver:
 
     def extract(self, response: ResponseView, scope: Scope) -> Any:
         """The value to save; raises :class:`Missing` or :class:`NotJson`."""
-        path = self._path
-        if path is not None and (path.multi or self.pick is None):  # self._matches, inlined for the usual case
-            found = path.find(response.json())
-        else:
-            found = self._matches(response)
+        found = self._matches(response)
         pick = self.pick
         if found:
             if pick is None or pick == "first":

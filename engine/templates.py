@@ -403,8 +403,7 @@ class Templates:
         self.faker_seed = faker_seed
         self.uses_fake = False
         self._compiled: dict[str, tuple[str, Any, frozenset[str], frozenset[tuple[str, str]]]] = {}
-        self._shapes: dict[tuple[Any, ...], _Shape | None] = {}
-        env = self.env  # what the two shortcuts of _analyse assume of the lexer and the code generator
+        env = self.env  # what the shortcut of _analyse assumes of the lexer
         self._plain_lexer = (
             (env.block_start_string, env.variable_start_string, env.variable_end_string, env.comment_start_string)
             == ("{%", "{{", "}}", "{#")
@@ -414,7 +413,6 @@ class Templates:
             and env.newline_sequence == "\n"
             and not env.extensions
         )
-        self._shapes_exact = self._plain_lexer and env.autoescape is False and env.finalize is None
 
     def builtins(self) -> Scope:
         """The names every scope starts with: Jinja's globals, the engine's functions, ``fake``."""
@@ -490,10 +488,8 @@ class Templates:
     def _analyse(self, text: str) -> tuple[str, Any, frozenset[str], frozenset[tuple[str, str]]]:
         """Parse and compile a template once: (kind, what its renderer needs, names, attribute reads).
 
-        Two shortcuts give what Jinja would, for less: text and ``{{ name }}``s only are split without
-        Jinja (:func:`_plain_parts`), and a text that differs from one compiled before only in its
-        literal text (``j1-{{ uuid() }}`` after ``j0-{{ uuid() }}``) reuses that one's analysis and
-        Python code, with its own text put in (:class:`_Shape`).
+        A shortcut gives what Jinja would, for less: text and ``{{ name }}``s only are split without
+        Jinja (:func:`_plain_parts`).
         """
         plain = _plain_parts(text) if self._plain_lexer else None
         if plain is not None:
@@ -503,12 +499,6 @@ class Templates:
             if len(plain) == 1 and isinstance(plain[0], tuple):
                 return "lookup", plain[0][0], found, frozenset()
             return "joined", [p if isinstance(p, str) else Lookup(p[0], {}) for p in plain], found, frozenset()
-        shape = _shape_of(self.env, text) if self._shapes_exact else None
-        if shape is not None:
-            known = self._shapes.get(shape[0])
-            made = known.template(self.env, shape[1]) if known is not None else None
-            if known is not None and made is not None:
-                return "text", (made, known.loops), known.names, known.reads
         tree = self.env.parse(text)
         names = frozenset(meta.find_undeclared_variables(tree))  # also finds unknown filters
         reads = frozenset(read for read in attribute_reads(tree) if read[0] in names)
@@ -531,18 +521,10 @@ class Templates:
             builds = any(True for _ in tree.find_all((nodes.List, nodes.Dict, nodes.Tuple, nodes.Filter, nodes.Call)))
             return "expression", (expression._template, builds), names, reads
         loops = any(True for _ in tree.find_all((nodes.For, nodes.Macro, nodes.CallBlock)))
-        template = None
-        if shape is not None:
-            if shape[0] not in self._shapes:
-                self._shapes[shape[0]] = _Shape.compile(self.env, text, shape[1], names, reads, loops)
-            known = self._shapes[shape[0]]
-            template = known.template(self.env, shape[1]) if known is not None else None
-        if template is None:
-            template = self.env.from_string(text)
-        return "text", (template, loops), names, reads
+        return "text", (self.env.from_string(text), loops), names, reads
 
 
-# --- the shortcuts of Templates._analyse (load time) ---------------------------------------------------------------
+# --- the shortcut of Templates._analyse (load time) ---------------------------------------------------------------
 
 _PLAIN_BLOCK = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 # Words that Jinja reads as constants or operators, or that its code generator treats specially: left to Jinja.
@@ -572,110 +554,3 @@ def _plain_parts(text: str) -> list[str | tuple[str]] | None:
             parts.append(text[pos:start])
         parts.append((match[1],))
         pos = match.end()
-
-
-_CODE = type(_plain_parts.__code__)
-_HOLE = "\x00engine-text-{}\x00"
-_STATEMENT_TOKENS = frozenset({"block_begin", "raw_begin", "linestatement_begin"})
-
-
-def _shape_of(env: Any, text: str) -> tuple[tuple[Any, ...], list[str]] | None:
-    """A template's tokens with its literal text left out (its shape), and that text, piece by piece.
-
-    Only for text and ``{{ expressions }}``: a statement (``{% ... %}``) may look at the text (a
-    ``required`` block). None when the text is not of that kind, or does not lex (Jinja then says why).
-    """
-    if "\x00" in text:
-        return None
-    try:
-        tokens = list(env._tokenize(text, None))
-    except TemplateSyntaxError:
-        return None
-    key: list[Any] = []
-    pieces: list[str] = []
-    for token in tokens:
-        kind = token.type
-        if kind == "data":
-            key.append((token.lineno, kind, bool(token.value)))
-            if token.value:
-                pieces.append(token.value)
-        elif kind in _STATEMENT_TOKENS:
-            return None
-        else:
-            key.append((token.lineno, kind, type(token.value), token.value))
-    return tuple(key), pieces
-
-
-def _constants(code: Any) -> Iterable[Any]:
-    for const in code.co_consts:
-        if isinstance(const, _CODE):
-            yield from _constants(const)
-        else:
-            yield const
-
-
-def _filled(code: Any, values: dict[str, str]) -> Any:
-    """``code`` with each hole (a constant of ``values``) replaced by its value."""
-    consts = tuple(
-        _filled(c, values) if isinstance(c, _CODE) else values.get(c, c) if isinstance(c, str) else c
-        for c in code.co_consts
-    )
-    return code.replace(co_consts=consts)
-
-
-class _Shape:
-    """What every template of one shape shares: the analysis, and the Python code with a hole for each piece
-    of literal text.
-
-    Jinja's code for text and ``{{ expressions }}`` is the same whatever the text: the text is a constant
-    of it (``yield 'j0-'``), put in when a template is made. A shape whose text the code generator merges
-    with other constants (``a{{ 'b' }}``) has no hole to fill, and is not shared.
-    """
-
-    __slots__ = ("code", "holes", "loops", "names", "others", "reads")
-
-    def __init__(
-        self, code: Any, holes: list[str], names: frozenset[str], reads: frozenset[tuple[str, str]], loops: bool
-    ) -> None:
-        self.code = code
-        self.holes = holes
-        self.names = names
-        self.reads = reads
-        self.loops = loops
-        self.others = frozenset(c for c in _constants(code) if isinstance(c, str) and c not in holes)
-
-    @classmethod
-    def compile(
-        cls,
-        env: Any,
-        text: str,
-        pieces: list[str],
-        names: frozenset[str],
-        reads: frozenset[tuple[str, str]],
-        loops: bool,
-    ) -> _Shape | None:
-        """The shape of ``text`` (which Jinja has parsed and analysed), or None when it cannot be shared."""
-        tree = env.parse(text)
-        data = list(tree.find_all(nodes.TemplateData))
-        if [node.data for node in data] != pieces:
-            return None
-        holes = [_HOLE.format(index) for index in range(len(pieces))]
-        for node, hole in zip(data, holes, strict=True):
-            node.data = hole
-        code = env.compile(tree)
-        texts = [c for c in _constants(code) if isinstance(c, str) and "\x00engine-text-" in c]
-        if sorted(set(texts)) != sorted(holes):
-            return None  # a piece was merged with another constant, or left out
-        return cls(code, holes, names, reads, loops)
-
-    def template(self, env: Any, pieces: list[str]) -> Any:
-        """A template of this shape with ``pieces`` as its text: what ``env.from_string`` would make.
-
-        None when Python would have made one constant of two equal ones (two equal pieces, or a piece
-        equal to another text of the code): the code would then differ (though not what it does).
-        """
-        values = dict(zip(self.holes, pieces, strict=True))
-        if len(set(pieces)) < len(pieces) or not self.others.isdisjoint(pieces):
-            return None
-        code = _filled(self.code, values)
-        return env.template_class.from_code(env, code, env.make_globals(None), None)

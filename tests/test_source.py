@@ -367,3 +367,67 @@ def test_indentation_errors_get_a_hint_in_plain_words(text: str, expected: str) 
 def test_keys_that_yaml_reads_as_booleans_or_numbers_keep_their_spelling() -> None:
     data = parse("on: 1\nNo: 2\n1.50: 3\nname: 4\n")
     assert data.spelled == {True: "on", False: "No", 1.5: "1.50"}
+
+
+def _marked(value: object) -> object:
+    """A parsed document with every position in it, for comparing two parses."""
+    if isinstance(value, MarkedDict):
+        return (
+            "map",
+            value.pos,
+            [(k, _marked(v), value.key_pos.get(k), value.value_pos.get(k)) for k, v in value.items()],
+            getattr(value, "spelled", None),
+        )
+    if isinstance(value, MarkedList):
+        return ("seq", value.pos, [_marked(v) for v in value], list(value.item_pos))
+    return (type(value).__name__, value)
+
+
+ONE_PASS_CASES = [
+    "a: 1\nb: [x, 2.5, null, true, ~, 0x1F, 1_000]\nc: {d: 'q', e: \"w\"}\nf: |\n  block\n  text\n",
+    "on: yes\n3: three\nnull: n\n1.5: f\n",  # keys that are not text keep their spelling
+    "steps:\n  - get: /a\n    expect: {status: 200}\n  - think: 1s\n",
+    "text: >\n  folded\n  lines\nn: -1.5e3\nm: [[1, [2, {x: y}]]]\n",
+    "a: &x {b: 1}\nc: *x\n",  # an alias: the constructor's path
+    "<<: {a: 1}\nb: 2\n",  # a merge key: the constructor's path
+    "a: !!str 5\n",  # a tag: the constructor's path
+]
+
+
+@pytest.mark.parametrize("text", ONE_PASS_CASES)
+def test_the_one_pass_construction_equals_the_constructors(text: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    import engine.source as source
+
+    fast = parse_text(text, "s.yaml")
+
+    def not_plain(*_: object) -> object:
+        raise source._NotPlain
+
+    monkeypatch.setattr(source, "_construct_plain", not_plain)
+    slow = parse_text(text, "s.yaml")
+    assert _marked(fast) == _marked(slow)
+
+
+def test_every_shipped_file_parses_the_same_in_one_pass(monkeypatch: pytest.MonkeyPatch) -> None:
+    import engine.source as source
+
+    root = Path(__file__).resolve().parent.parent
+    files = sorted(p for folder in ("scenarios", "examples", "bench") for p in (root / folder).rglob("*.yaml"))
+    one_pass = source._construct_plain
+    took = []
+
+    def spy(*args: object) -> object:
+        built = one_pass(*args)  # type: ignore[arg-type]
+        took.append(True)
+        return built
+
+    monkeypatch.setattr(source, "_construct_plain", spy)
+    fast = [_marked(parse_text(p.read_text(encoding="utf-8"), str(p))) for p in files]
+    assert len(took) > len(files) // 2  # most files take the one pass (those with aliases do not)
+
+    def not_plain(*_: object) -> object:
+        raise source._NotPlain
+
+    monkeypatch.setattr(source, "_construct_plain", not_plain)
+    slow = [_marked(parse_text(p.read_text(encoding="utf-8"), str(p))) for p in files]
+    assert len(files) > 20 and repr(fast) == repr(slow)

@@ -52,10 +52,10 @@ class Runner(Protocol):
     session_headers: dict[str, str]
     """Replaced (never changed in place) by a ``headers`` step."""
 
-    header_cache: dict[Any, tuple[dict[str, str], dict[str, str]]]
-    """Per constant request: the session headers it last merged with, and the merged headers (the clients copy
-    the headers they are given, so one merged dict serves every request until the session headers change).
-    A ``headers`` step starts a new one; it is read only while there are session headers."""
+    header_cache: dict[Any, dict[str, str]]
+    """Per request with constant headers: its headers merged with the session headers (the clients copy the
+    headers they are given, so one merged dict serves every request until the session headers change). A
+    ``headers`` step starts a new one; it is read only while there are session headers."""
 
     client: Any
 

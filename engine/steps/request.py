@@ -47,7 +47,7 @@ class _Session:
 
     def __init__(self, session_headers: dict[str, str]) -> None:
         self.session_headers = session_headers
-        self.header_cache: dict[Any, tuple[dict[str, str], dict[str, str]]] = {}
+        self.header_cache: dict[Any, dict[str, str]] = {}
 
 
 _NO_SESSION: Any = _Session({})
@@ -325,13 +325,6 @@ class RequestProgram(StepProgram):
                 self.below_session, self.above_session = self._layers({})
                 self.plain_headers = merge_headers(*self.below_session, *self.above_session)
                 self.session_only = not any(self.below_session) and not any(self.above_session)
-                below, above = merge_headers(*self.below_session), merge_headers(*self.above_session)
-                own = [name.lower() for layer in (*self.below_session, *self.above_session) for name in layer]
-                # layers of plain text with no name twice: beside session headers of other names, a merge is a union
-                self.union = (
-                    (below, above) if len(set(own)) == len(own) and len(own) == len(below) + len(above) else None
-                )
-                self.own_names = frozenset(own)
             except Exception:  # invalid values (reported at load) fail at run time, as a failed request
                 self.constant_headers = False
         renderers_used = (url, self.params, self.body)
@@ -356,15 +349,10 @@ class RequestProgram(StepProgram):
             return self.plain_headers
         if self.session_only:  # no header of its own: the session headers as they are (the clients copy them)
             return session
-        merged = user.header_cache.get(self)  # (the session headers it was merged with, the result)
-        if merged is None or merged[0] is not session:  # a headers step replaces the dict: merge again
-            union = self.union
-            if union is not None and self.own_names.isdisjoint([name.lower() for name in session]):
-                headers = {**union[0], **session, **union[1]}
-            else:
-                headers = merge_headers(*self.below_session, session, *self.above_session)
-            merged = user.header_cache[self] = (session, headers)
-        return merged[1]
+        merged = user.header_cache.get(self)  # a headers step starts a new cache
+        if merged is None:
+            merged = user.header_cache[self] = merge_headers(*self.below_session, session, *self.above_session)
+        return merged
 
     def _layers(self, scope: Scope) -> tuple[list[Mapping[str, Any]], list[Mapping[str, Any]]]:
         """The header layers below the session headers (body type, defaults) and above them (step, auth)."""
