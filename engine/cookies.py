@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import email.message
 import http.cookiejar
+import threading
 from typing import Any
 
 from requests.cookies import RequestsCookieJar
@@ -40,11 +41,16 @@ POLICY = http.cookiejar.DefaultCookiePolicy()
 greenlets: nothing switches in between); a policy per user would cost 0.2 MiB per 1,000 users."""
 
 
+LOCK = threading.RLock()
+"""One lock for every user's jar, for the same reason: a jar holds it only for work that never switches greenlets."""
+
+
 class CookieJar(_Quiet):
     """The fast client's jar (its session's and its agent's)."""
 
     def __init__(self, policy: http.cookiejar.CookiePolicy = POLICY) -> None:
         super().__init__(policy)
+        self._cookies_lock = LOCK
 
 
 class SessionCookieJar(_Quiet, RequestsCookieJar):
@@ -52,3 +58,4 @@ class SessionCookieJar(_Quiet, RequestsCookieJar):
 
     def __init__(self, policy: http.cookiejar.CookiePolicy = POLICY) -> None:
         super().__init__(policy)
+        self._cookies_lock = LOCK

@@ -167,6 +167,10 @@ class RequestOptions(dict[tuple[float, bool], Mapping[str, Any]]):
         return options
 
 
+_NO_HEADERS: dict[str, str] = {}  # shared by every user until a headers step replaces it (never changed in place)
+_NO_CACHE: Any = MappingProxyType({})
+
+
 class ScenarioUser:
     """What both generated base classes share: scope, session headers, on_start/on_stop, think."""
 
@@ -180,16 +184,18 @@ class ScenarioUser:
     def __init__(self, environment: Any) -> None:
         super().__init__(environment)  # type: ignore[call-arg]
         self.vars = self.program.shared_scope() if self.shares_vars else self.program.new_scope()
+        # Every attribute a user may set later is set here, in __init__: CPython stores an instance's attributes in
+        # a slot array keyed by its class while the first instances add the names; a name first set once dozens of
+        # users exist (in on_start, in a headers step) gives every user a dict of its own, about 460 bytes more.
+        self.started = False
+        self.retry_waits = False
+        self.stop_reason: str | None = None
+        self.session_headers: dict[str, str] = _NO_HEADERS  # replaced by a headers step, never changed in place
+        self.header_cache: Any = _NO_CACHE  # a headers step gives the user its own (read only with session headers)
 
-    # Defaults shared by every user until it sets its own: a user costs memory only for what it changes.
     shares_vars: ClassVar[bool] = False
     """A persona without on_start or on_stop steps and with constant vars never changes its users' variables
     (journeys run on a copy): its users share one dict of them."""
-    session_headers: dict[str, str] = {}  # replaced by a headers step, never changed in place
-    header_cache: Any = MappingProxyType({})  # a headers step gives the user its own (read only with session headers)
-    started = False
-    retry_waits = False
-    stop_reason: str | None = None
 
     def on_start(self) -> None:
         """Run ``on_start``; when it fails, no journey runs until a retry succeeds."""
@@ -308,6 +314,9 @@ class ScenarioHttpUser(ScenarioUser, HttpUser):
         return value
 
 
+_agent_headers: Any = None  # the fast client's default headers, shared by every user (see ScenarioFastUser)
+
+
 class ScenarioFastUser(ScenarioUser, FastHttpUser):
     """Base of personas with ``client: fast`` (geventhttpclient).
 
@@ -324,7 +333,14 @@ class ScenarioFastUser(ScenarioUser, FastHttpUser):
 
     def __init__(self, environment: Any) -> None:
         super().__init__(environment)
-        self.client.cookiejar = self.client.client.cookiejar = CookieJar()  # the session's and its agent's
+        agent = self.client.client
+        self.client.cookiejar = agent.cookiejar = CookieJar()  # the session's and its agent's
+        # Every agent builds the same default headers (geventhttpclient's and CLIENT_HEADERS) and only copies them
+        # into each request: one set serves every user (0.25 MiB less per 1,000 users).
+        global _agent_headers
+        if _agent_headers is None:
+            _agent_headers = agent.default_headers
+        agent.default_headers = _agent_headers
 
     def transport_error(self, response: Any, timeout: float) -> str | None:
         """Why no response, or not all of it, arrived; None for a response whose only error is its status.

@@ -7,7 +7,7 @@ import http.cookiejar
 import pytest
 from requests.cookies import RequestsCookieJar
 
-from engine.cookies import POLICY, CookieJar, SessionCookieJar
+from engine.cookies import LOCK, POLICY, CookieJar, SessionCookieJar
 
 JOURNEY = """
 version: 1
@@ -62,7 +62,8 @@ def test_each_user_has_a_jar_of_its_own(harness, client) -> None:
     assert list(jar) == []
     h.journey(second)  # starts with no cookies: "Before" expects none
     assert h.errors() == []
-    assert jar._policy is POLICY  # one policy for all (it holds no cookie)
+    assert jar._policy is POLICY and jar._cookies_lock is LOCK  # one policy and lock for all (neither holds a cookie)
+    assert (first.client.cookies if client == "http" else first.client.cookiejar) is not jar
 
 
 class _Response:

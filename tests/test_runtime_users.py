@@ -409,3 +409,42 @@ def test_a_retried_on_start_renders_its_values_afresh(harness, client):
     assert len(names) >= 3
     assert len(set(names)) == len(names), names
     assert occurrences(h) == {("POST", "register", "save token: no value at $.acces_token"): len(names)}
+
+
+@pytest.mark.parametrize("client", CLIENTS)
+def test_a_user_sets_in_init_every_attribute_it_sets_later(harness, client):
+    """CPython keeps an instance's attributes in a slot array shared by its class only for names that the first
+    instances set: a name first set in on_start or a headers step, once dozens of users exist, would give each user a
+    dict of its own (about 460 bytes). So a user's attribute names after on_start and journeys are those of __init__."""
+    h = harness(
+        scenario(
+            """
+            - headers: {Authorization: "Bearer {{ token }}"}
+            - get: /me
+              expect: {status: 200}
+            """,
+            client,
+            on_start="""
+            - post: /login
+              json: {username: ann, password: secret}
+              save: {token: $.token}
+            """,
+        )
+    )
+    names = set(vars(h.user(start=False)))
+    assert {"vars", "started", "retry_waits", "stop_reason", "session_headers", "header_cache"} <= names
+    user = h.user()
+    h.journey(user, times=2)
+    assert messages(h) == [] and counts(h)[("GET", "/me")] == (2, 0)
+    assert set(vars(user)) == names
+    assert user.session_headers == {"Authorization": f"Bearer {user.vars['token']}"}
+
+
+def test_fast_users_share_their_agents_default_headers_and_each_sends_them(harness):
+    h = harness(scenario("- get: /echo\n  expect: {json: {$.headers.accept: '*/*'}}", "fast"))
+    first, second = h.user(), h.user()
+    assert first.client.client.default_headers is second.client.client.default_headers
+    assert first.client.client.default_headers["User-Agent"].startswith("locust-scenarios/")
+    h.journey(first)
+    h.journey(second)
+    assert messages(h) == [] and counts(h)[("GET", "/echo")] == (2, 0)
