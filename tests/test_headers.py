@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import itertools
+import socket
+import threading
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import requests
+from runtime_support import scenario
 
 from engine.steps import HeaderPlan, merge_headers
+from engine.steps.header_merge import CLIENT_HEADERS
 from engine.templates import Constant, Lookup, Mapping_
 
 BELOW: list[list[dict[str, Any]]] = [
@@ -181,3 +187,87 @@ def test_session_headers_sit_between_the_body_type_and_the_steps_own_whatever_th
     h.journey(user)
     assert [h.requests(n, "POST") for n in ("Other names", "Same name", "Step wins")] == [2, 2, 2]
     assert h.errors() == []
+
+
+@pytest.fixture
+def heads() -> Iterator[tuple[str, list[list[str]]]]:
+    """A server on 127.0.0.1 that answers 200 and keeps the header lines of every request, in order."""
+    seen: list[list[str]] = []
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(20)
+
+    def serve() -> None:
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            with conn:
+                data = b""
+                while b"\r\n\r\n" not in data:
+                    chunk = conn.recv(65536)
+                    if not chunk:
+                        break
+                    data += chunk
+                head = data.split(b"\r\n\r\n", 1)[0].decode("latin-1").split("\r\n")
+                seen.append(head)
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
+
+    threading.Thread(target=serve, daemon=True).start()
+    yield f"http://127.0.0.1:{listener.getsockname()[1]}", seen
+    listener.close()
+
+
+def test_client_http_sends_what_a_python_requests_session_sends(harness, heads) -> None:
+    """The http client's session merges nothing (its headers are the engine's lowest layer): the bytes on the wire
+    are those of a python-requests session with the engine's CLIENT_HEADERS, given the engine's merged headers."""
+    host, seen = heads
+    h = harness(
+        """
+        version: 1
+        defaults: {client: http, headers: {X-Default: d}}
+        journeys:
+          j:
+            steps:
+              - get: /plain?q=1
+              - headers: {Authorization: Bearer t, x-default: session}
+              - post: /json
+                headers: {accept: application/json}
+                json: {a: 1}
+              - get: /templated
+                headers: {X-Who: "{{ 'me' }}", User-Agent: null, Connection: close}
+              - post: /form
+                form: {b: 2}
+        """,
+        host=host,
+    )
+    h.journey(h.user())
+    assert h.errors() == []
+    engine_heads, seen[:] = list(seen), []
+    session = requests.Session()
+    session.headers.update(CLIENT_HEADERS)
+    auth = {"Authorization": "Bearer t", "x-default": "session"}
+    session.get(f"{host}/plain?q=1", headers={"X-Default": "d"})
+    json_headers = {"Content-Type": "application/json", **auth, "accept": "application/json"}
+    session.post(f"{host}/json", data='{"a": 1}', headers=json_headers)
+    session.get(f"{host}/templated", headers={**auth, "X-Who": "me", "Connection": "close"})
+    form_headers = {"Content-Type": "application/x-www-form-urlencoded", **auth}
+    session.post(f"{host}/form", data="b=2", headers=form_headers)
+    assert len(engine_heads) == 4
+    assert engine_heads == seen
+
+
+@pytest.mark.parametrize("client", ["http", "fast"])
+def test_neither_client_takes_proxies_from_the_environment(harness, heads, monkeypatch, client) -> None:
+    """As with Locust's HttpUser (whose session does not trust the environment) and FastHttpUser: HTTP_PROXY set,
+    the request still goes straight to the host (a proxy would get the absolute URL). The http client's session
+    has no proxies of its own, which changes nothing there."""
+    proxy, seen = heads
+    for name in ("NO_PROXY", "no_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")  # nothing listens on the discard port
+    h = harness(scenario("- get: /direct", client), host=proxy)
+    h.journey(h.user())
+    assert h.errors() == []
+    assert seen[0][0] == "GET /direct HTTP/1.1"

@@ -57,6 +57,18 @@ class Runner(Protocol):
     headers they are given, so one merged dict serves every request until the session headers change). A
     ``headers`` step starts a new one; it is read only while there are session headers."""
 
+    @property
+    def client_layer(self) -> Mapping[str, str]:
+        """The lowest headers, which the engine merges into every request's itself (python-requests' session sends
+        none of its own: see :class:`engine.users.ScenarioHttpUser`); empty where the client adds its own (fast)."""
+        ...
+
+    @property
+    def layer_headers(self) -> dict[Any, dict[str, str]]:
+        """Per request with constant headers: them over ``client_layer``, for users without session headers (one
+        for every user of that layer; never written when the layer is empty)."""
+        ...
+
     client: Any
 
     request_options: Mapping[tuple[float, bool], Mapping[str, Any]]

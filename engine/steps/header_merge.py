@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from requests.structures import CaseInsensitiveDict
+
 from engine import __version__
 from engine.templates import Constant, Mapping_, Renderer, Scope
 
@@ -48,6 +50,15 @@ def merge_headers(*layers: Mapping[str, Any]) -> dict[str, str]:
             spelled[key] = name
             merged[name] = header_text(value)
     return merged
+
+
+def over_layer(layer: Mapping[str, str], headers: Mapping[str, str]) -> dict[str, str]:
+    """``headers`` over a client's lowest ``layer``, as python-requests merges a request's headers into its
+    session's: a name keeps the layer's place and takes the request's spelling (None was already left out, so a
+    client header is replaced, never removed, as on the fast client)."""
+    merged = CaseInsensitiveDict(layer)
+    merged.update(headers)
+    return dict(merged.items())
 
 
 class HeaderPlan:

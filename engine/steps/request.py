@@ -14,6 +14,7 @@ import traceback
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from time import monotonic
+from types import MappingProxyType
 from typing import Any, ClassVar
 from urllib.parse import urlencode
 
@@ -29,7 +30,7 @@ from engine.model import METHODS, Expectation, Extractor, GraphQL, Match, Probe,
 from engine.response import ResponseView
 from engine.source import MarkedDict
 from engine.steps.base import Building, Compiling, Rehearsal, Runner, StepKind, StepProgram, truthy
-from engine.steps.header_merge import HeaderPlan, form_value, merge_headers
+from engine.steps.header_merge import HeaderPlan, form_value, merge_headers, over_layer
 from engine.templates import RESPONSE_NAMES, Constant, Mapping_, Renderer, Scope, stats_name
 from engine.timeouts import INFLIGHT, WATCH, RequestTimeout
 
@@ -44,6 +45,8 @@ POOL_SIZE = 1000
 
 class _Session:
     """Stands for a user where only its session headers matter: a constant request prepared at load, a dry run."""
+
+    client_layer: Mapping[str, str] = MappingProxyType({})  # the engine's headers alone
 
     def __init__(self, session_headers: dict[str, str]) -> None:
         self.session_headers = session_headers
@@ -343,15 +346,25 @@ class RequestProgram(StepProgram):
         return self._build(user, scope)
 
     def _merged(self, user: Runner) -> dict[str, str]:
-        """Constant headers merged with the user's session headers (cached per version of them)."""
+        """Constant headers merged with the user's session headers (cached per version of them), over its client's
+        layer (cached for every user of that layer while they have no session headers)."""
         session = user.session_headers
+        layer = user.client_layer
         if not session:
-            return self.plain_headers
-        if self.session_only:  # no header of its own: the session headers as they are (the clients copy them)
+            if not layer:
+                return self.plain_headers
+            merged = user.layer_headers.get(self)
+            if merged is None:
+                merged = user.layer_headers[self] = over_layer(layer, self.plain_headers)
+            return merged
+        if self.session_only and not layer:  # no header of its own: the session headers as they are (copied)
             return session
         merged = user.header_cache.get(self)  # a headers step starts a new cache
         if merged is None:
-            merged = user.header_cache[self] = merge_headers(*self.below_session, session, *self.above_session)
+            merged = merge_headers(*self.below_session, session, *self.above_session)
+            if layer:
+                merged = over_layer(layer, merged)
+            user.header_cache[self] = merged
         return merged
 
     def _layers(self, scope: Scope) -> tuple[list[Mapping[str, Any]], list[Mapping[str, Any]]]:
@@ -396,10 +409,12 @@ class RequestProgram(StepProgram):
         if self.constant_headers:
             return url, self._merged(user), data
         if self.header_plan is not None and not user.session_headers:
-            return url, self.header_plan.render(scope), data
-        below, above = self._layers(scope)
-        headers = merge_headers(*below, user.session_headers, *above)
-        return url, headers, data
+            headers = self.header_plan.render(scope)
+        else:
+            below, above = self._layers(scope)
+            headers = merge_headers(*below, user.session_headers, *above)
+        layer = user.client_layer
+        return url, over_layer(layer, headers) if layer else headers, data
 
     def exchange(self, user: Runner, scope: Scope, attempt: PollAttempt | None = None) -> bool:
         """Send, check, save, report; False when the journey run must end (a failure without ``continue``).
