@@ -99,7 +99,9 @@ class Confinement:
         flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOFOLLOW", 0)
         descriptor = os.open(resolved, flags)
         with os.fdopen(descriptor, "rb") as handle:
-            data = handle.read(limit + 1)
+            data = handle.read(info.st_size + 1)  # read(n) allocates n bytes first: the size, not the limit
+            if len(data) > info.st_size:  # it grows as it is read: on, still bounded
+                data += handle.read(limit + 1 - len(data))
         if len(data) > limit:  # it grew after the check
             raise FileRefused(f"{what} {path} is over the limit of {size_text(limit)}", _raise_hint(limit))
         return data

@@ -308,7 +308,11 @@ class ScenarioHttpUser(ScenarioUser, HttpUser):
     verify_tls: ClassVar[bool] = True
 
     client_layer = HTTP_LAYER
-    layer_headers: ClassVar[dict[Any, dict[str, str]]] = {}  # one for every http user: one layer
+    layer_headers: ClassVar[dict[Any, dict[str, str]]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.layer_headers = {}  # per class: its plan's requests go with it (a plan loaded again gets new ones)
 
     def __init__(self, environment: Any) -> None:
         super().__init__(environment)

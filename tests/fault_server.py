@@ -18,6 +18,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 BIG_ITEMS = 100_000
 """Items of ``/big-json``: about 10 MB of JSON, its ``last`` key after all of them."""
@@ -122,6 +123,28 @@ def request_heads(conn: socket.socket) -> Iterator[bytes]:
             data += chunk
         request, data = data.split(b"\r\n\r\n", 1)
         yield request
+
+
+@contextmanager
+def raw_server(handle: Callable[[socket.socket], None]) -> Iterator[str]:
+    """A server on 127.0.0.1 (port 0) that hands each connection to ``handle`` in a thread; yields its URL."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(50)
+
+    def serve() -> None:
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=handle, args=(conn,), daemon=True).start()
+
+    threading.Thread(target=serve, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    finally:
+        listener.close()
 
 
 def _handle(conn: socket.socket) -> None:

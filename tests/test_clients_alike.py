@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import socket
 import struct
-import threading
 import time
 from collections.abc import Iterator
 
 import gevent
 import pytest
-from fault_server import request_heads
+from fault_server import raw_server, request_heads
 from runtime_support import CLIENTS, counts, occurrences, scenario
 
 RANDOM = bytes(range(256))[::-1]  # bytes whose charset cannot be detected
@@ -83,21 +82,8 @@ def _handle(conn: socket.socket) -> None:
 @pytest.fixture(scope="module")
 def odd_server() -> Iterator[str]:
     """A small server on 127.0.0.1: repeated headers, an undetectable body, bodies cut short, dribbles."""
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(50)
-
-    def serve() -> None:
-        while True:
-            try:
-                conn, _ = listener.accept()
-            except OSError:
-                return
-            threading.Thread(target=_handle, args=(conn,), daemon=True).start()
-
-    threading.Thread(target=serve, daemon=True).start()
-    yield f"http://127.0.0.1:{listener.getsockname()[1]}"
-    listener.close()
+    with raw_server(_handle) as url:
+        yield url
 
 
 def _seen(harness, url: str, client: str) -> tuple[dict, dict]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 from runtime_support import validate_cli
@@ -146,12 +147,37 @@ def test_sizes_parse_as_documented() -> None:
     assert size_text(DATA_LIMIT) == "50.0 MiB" and size_text(10) == "10 bytes"
 
 
-def test_a_file_that_grows_past_the_limit_while_read_is_refused(tmp_path: Path) -> None:
+def test_a_file_over_the_limit_is_refused_before_it_is_read(tmp_path: Path) -> None:
     path = tmp_path / "d.csv"
     path.write_bytes(b"a\n1\n")
     files = Confinement.around(tmp_path / "s.yaml", data_limit=3)
-    with pytest.raises(FileRefused, match="over the limit of 3 bytes"):
+    with pytest.raises(FileRefused, match="is 4 bytes, over the limit of 3 bytes"):
         files.read(path, "data file")
+
+
+@pytest.mark.parametrize(("limit", "refused"), [(6, True), (8, False)])
+def test_a_file_that_grows_after_the_size_check_is_read_within_the_limit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, limit: int, refused: bool
+) -> None:
+    """The size seen at the check was 2 bytes, 8 are there when it is read: past a limit of 6 it is refused,
+    within one of 8 it is read whole (the read is bounded by the limit, not by the size seen)."""
+    path = tmp_path / "d.csv"
+    path.write_bytes(b"a\n1\n2\n3\n")
+    real_stat = os.stat
+
+    def stat_before_growth(target: Any, *args: Any, **kwargs: Any) -> os.stat_result:
+        found = real_stat(target, *args, **kwargs)
+        fields = list(found[:10])
+        fields[6] = 2  # st_size
+        return os.stat_result(fields)
+
+    monkeypatch.setattr(os, "stat", stat_before_growth)
+    files = Confinement.around(tmp_path / "s.yaml", data_limit=limit)
+    if refused:
+        with pytest.raises(FileRefused, match="over the limit of 6 bytes"):
+            files.read(path, "data file")
+    else:
+        assert files.read(path, "data file") == b"a\n1\n2\n3\n"
 
 
 # -- messages never quote a refused file ------------------------------------------------------------

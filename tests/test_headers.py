@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import itertools
 import socket
-import threading
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import requests
+from fault_server import raw_server, request_heads
 from runtime_support import scenario
 
 from engine.steps import HeaderPlan, merge_headers
@@ -193,30 +193,16 @@ def test_session_headers_sit_between_the_body_type_and_the_steps_own_whatever_th
 def heads() -> Iterator[tuple[str, list[list[str]]]]:
     """A server on 127.0.0.1 that answers 200 and keeps the header lines of every request, in order."""
     seen: list[list[str]] = []
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(20)
 
-    def serve() -> None:
-        while True:
-            try:
-                conn, _ = listener.accept()
-            except OSError:
-                return
-            with conn:
-                data = b""
-                while b"\r\n\r\n" not in data:
-                    chunk = conn.recv(65536)
-                    if not chunk:
-                        break
-                    data += chunk
-                head = data.split(b"\r\n\r\n", 1)[0].decode("latin-1").split("\r\n")
-                seen.append(head)
+    def handle(conn: socket.socket) -> None:
+        with conn:
+            for head in request_heads(conn):
+                seen.append(head.decode("latin-1").split("\r\n"))
                 conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
+                return
 
-    threading.Thread(target=serve, daemon=True).start()
-    yield f"http://127.0.0.1:{listener.getsockname()[1]}", seen
-    listener.close()
+    with raw_server(handle) as url:
+        yield url, seen
 
 
 def test_client_http_sends_what_a_python_requests_session_sends(harness, heads) -> None:
@@ -271,3 +257,16 @@ def test_neither_client_takes_proxies_from_the_environment(harness, heads, monke
     h.journey(h.user())
     assert h.errors() == []
     assert seen[0][0] == "GET /direct HTTP/1.1"
+
+
+def test_each_http_class_keeps_its_own_merged_headers(harness) -> None:
+    """The merged headers over the http client's layer are kept per user class, so a plan loaded again (or
+    another scenario in the same process) never keeps the requests of the one before alive."""
+    text = scenario("- get: /echo", "http")
+    first, second = harness(text), harness(text)
+    one, two = first.user(), second.user()
+    first.journey(one)
+    second.journey(two)
+    assert type(one).layer_headers is not type(two).layer_headers
+    assert len(type(one).layer_headers) == len(type(two).layer_headers) == 1
+    assert first.errors() == second.errors() == []
